@@ -1,0 +1,1 @@
+"""The Spotnana token-exchange simulator."""

@@ -1,0 +1,357 @@
+"""The only Starlette module: routes, the one place errors become responses, and the admin API."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import logging
+from dataclasses import replace
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import Receive, Scope, Send
+
+from .breakage import RAW_SEND_KEY, break_connection
+from .config import ClientConfig
+from .errors import (
+    AdminBadRequest,
+    AdminForbidden,
+    MethodNotAllowed,
+    NotFound,
+    SimulatorError,
+)
+from .exchange import MAX_BODY_BYTES, IncomingRequest, Outcome
+from .faults import FaultRuleError
+from .protocol import OPENID_SCOPE, SUPPORTED_GRANTS, TOKEN_ENDPOINT_PATH
+from .redaction import redact
+from .runtime import EMBEDDED_USER_DETAIL_PREFIX, Simulator
+
+log = logging.getLogger("spotnana_sim")
+
+
+def create_app(simulator: Simulator) -> Starlette:
+    routes: list[BaseRoute] = [
+        Route(TOKEN_ENDPOINT_PATH, TokenRoute(simulator), methods=None),
+        Route("/.well-known/jwks.json", _jwks(simulator), methods=["GET"]),
+        Route("/.well-known/openid-configuration", _openid_configuration(simulator), methods=["GET"]),
+        Route("/_sim/health", _health, methods=["GET"]),
+        *_admin_routes(simulator),
+    ]
+    if simulator.settings.uses_embedded_user_detail():
+        from reference_impl.user_detail import create_user_detail_app
+
+        routes.append(Mount(EMBEDDED_USER_DETAIL_PREFIX, app=create_user_detail_app()))
+
+    def render(error: SimulatorError) -> Response:
+        rendered = simulator.endpoint.errors.render(error, simulator.endpoint.dialect)
+        return JSONResponse(rendered.body, status_code=rendered.status, headers=rendered.headers)
+
+    async def simulator_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, SimulatorError)
+        return render(exc)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 405:
+            return render(MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}"))
+        return render(NotFound(f"nothing is served at {request.url.path}"))
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await simulator.aclose()
+
+    app = Starlette(
+        routes=routes,
+        exception_handlers={SimulatorError: simulator_error, HTTPException: http_error},
+        lifespan=lifespan,
+    )
+    app.state.simulator = simulator
+    return RawSendMiddleware(app)  # type: ignore[return-value]
+
+
+class RawSendMiddleware:
+    """Keeps the server's own ``send`` in the scope so a connection fault can reach the socket."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+
+    @property
+    def state(self) -> Any:
+        return self.app.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope[RAW_SEND_KEY] = send
+        await self.app(scope, receive, send)
+
+
+class TokenRoute:
+    """``/v2/auth/oauth2-token`` as a raw ASGI app: it must be able to break its own connection."""
+
+    def __init__(self, simulator: Simulator) -> None:
+        self.simulator = simulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        body, too_large = await _read_capped(request, MAX_BODY_BYTES)
+        incoming = IncomingRequest(
+            method=request.method,
+            content_type=request.headers.get("content-type"),
+            body=body,
+            body_too_large=too_large,
+        )
+        outcome = await self.simulator.endpoint.handle(incoming)
+        _log_outcome(outcome)
+        if outcome.connection_fault:
+            await break_connection(outcome.connection_fault, scope, send)
+            return
+        await _response(outcome)(scope, receive, send)
+
+
+async def _read_capped(request: Request, cap: int) -> tuple[bytes, bool]:
+    """The body, or (b"", True) as soon as it is known to exceed ``cap``; the rest is never read."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > cap:
+        return b"", True
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > cap:
+            return b"", True
+    return bytes(body), False
+
+
+def _response(outcome: Outcome) -> Response:
+    if isinstance(outcome.body, (bytes, str)):
+        return Response(outcome.body, status_code=outcome.status, headers=outcome.headers)
+    return JSONResponse(outcome.body, status_code=outcome.status, headers=outcome.headers)
+
+
+def _log_outcome(outcome: Outcome) -> None:
+    entry = outcome.entry
+    result = entry.get("connection_fault") or entry.get("status")
+    code = f" {entry['error_code']}" if entry.get("error_code") else ""
+    log.info(
+        "%s %s client=%s grant=%s -> %s%s (%.1f ms)",
+        entry.get("method"), entry.get("path"), entry.get("client_id"), entry.get("grant_type"),
+        result, code, entry.get("elapsed_ms", 0.0),
+    )
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _jwks(simulator: Simulator) -> Endpoint:
+    async def jwks(request: Request) -> Response:
+        return JSONResponse(simulator.keys.jwks(), headers={"Cache-Control": "public, max-age=300"})
+
+    return jwks
+
+
+def _openid_configuration(simulator: Simulator) -> Endpoint:
+    """Extension (Spotnana publishes no discovery document): lets standard libraries find our keys."""
+
+    async def openid_configuration(request: Request) -> Response:
+        base = str(request.base_url).rstrip("/")
+        return JSONResponse(
+            {
+                "issuer": simulator.issuer.issuer,
+                "token_endpoint": base + TOKEN_ENDPOINT_PATH,
+                "jwks_uri": base + "/.well-known/jwks.json",
+                "grant_types_supported": list(SUPPORTED_GRANTS),
+                "token_endpoint_auth_methods_supported": ["client_secret_post"],
+                "scopes_supported": [OPENID_SCOPE],
+                "response_types_supported": ["token"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": [simulator.keys.active.algorithm],
+            }
+        )
+
+    return openid_configuration
+
+
+async def _health(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+# ---------------------------------------------------------------- admin API (extension) ----------
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host in ("localhost", "testclient"):  # "testclient": Starlette's in-process client
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _admin(simulator: Simulator, handler: Callable[[Request], Awaitable[Any]]) -> Endpoint:
+    """Guards an admin handler: loopback only, or the admin token when one is configured."""
+
+    async def guarded(request: Request) -> Response:
+        token = simulator.settings.admin_token
+        if token:
+            sent = request.headers.get("authorization", "")
+            if not hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
+                raise AdminForbidden("the admin API needs 'Authorization: Bearer <admin token>'")
+        elif not _is_loopback(request.client.host if request.client else None):
+            raise AdminForbidden("the admin API answers loopback clients only; start with --admin-token to open it")
+        result = await handler(request)
+        return result if isinstance(result, Response) else JSONResponse(result)
+
+    return guarded
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise AdminBadRequest(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise AdminBadRequest("the body must be a JSON object")
+    return data
+
+
+def _client_view(client: ClientConfig) -> dict[str, Any]:
+    return {
+        "id": client.client_id,
+        "secret": redact(client.client_secret),
+        "grants": sorted(client.grants),
+        "user_detail_url": client.user_detail_url,
+        "email_field": client.email_field,
+        "timeout": client.timeout,
+    }
+
+
+def _admin_routes(sim: Simulator) -> list[BaseRoute]:
+    async def reset(request: Request) -> Any:
+        sim.reset()
+        return {"reset": True}
+
+    async def journal(request: Request) -> Any:
+        if request.method == "DELETE":
+            sim.journal.clear()
+            return {"cleared": True}
+        query = request.query_params
+        try:
+            status = int(query["status"]) if "status" in query else None
+            since = float(query["since"]) if "since" in query else None
+        except ValueError:
+            raise AdminBadRequest("status must be an integer and since a Unix timestamp in seconds") from None
+        entries = sim.journal.entries(client_id=query.get("client_id"), status=status, since=since)
+        return sim.journal.summary(entries)
+
+    async def faults(request: Request) -> Any:
+        if request.method == "GET":
+            return {"faults": sim.faults.rules()}
+        if request.method == "DELETE":
+            sim.faults.clear()
+            return {"cleared": True}
+        try:
+            return JSONResponse(sim.faults.arm(await _json_body(request)), status_code=201)
+        except FaultRuleError as exc:
+            raise AdminBadRequest(f"fault rule: {exc}") from None
+
+    async def fault(request: Request) -> Any:
+        rule_id = request.path_params["rule_id"]
+        if not sim.faults.remove(rule_id):
+            raise NotFound(f"no fault rule with id {rule_id!r}")
+        return {"removed": rule_id}
+
+    async def clock(request: Request) -> Any:
+        if request.method == "POST":
+            body = await _json_body(request)
+            try:
+                if "advance" in body:
+                    sim.clock.advance(float(body["advance"]))
+                elif "set" in body:
+                    sim.clock.set(float(body["set"]))
+                elif body.get("reset"):
+                    sim.clock.reset()
+                else:
+                    raise AdminBadRequest('send {"advance": seconds}, {"set": unix_time} or {"reset": true}')
+            except (TypeError, ValueError):
+                raise AdminBadRequest("clock values must be numbers of seconds") from None
+        return {"now": sim.clock.now(), "offset": sim.clock.offset}
+
+    async def rotate_keys(request: Request) -> Any:
+        key = sim.keys.rotate()
+        return {"kid": key.kid, "published": [k.kid for k in sim.keys.published()]}
+
+    async def clients(request: Request) -> Any:
+        if request.method == "POST":
+            client = _client_from_json(await _json_body(request), sim)
+            sim.clients.put(client)
+            return JSONResponse(_client_view(client), status_code=201)
+        return {"clients": [_client_view(c) for c in sim.clients.all()]}
+
+    async def profiles(request: Request) -> Any:
+        if request.method == "POST":
+            email = (await _json_body(request)).get("email")
+            if not isinstance(email, str) or "@" not in email:
+                raise AdminBadRequest('send {"email": "user@example.com"}')
+            profile = sim.profiles.add(email)
+            return JSONResponse({"email": profile.email, "user_id": profile.user_id}, status_code=201)
+        emails = sim.profiles.emails()
+        return {"accepts_every_email": emails is None, "profiles": emails or []}
+
+    def admin(path: str, handler: Callable[[Request], Awaitable[Any]], methods: list[str]) -> Route:
+        return Route(path, _admin(sim, handler), methods=methods)
+
+    return [
+        admin("/_sim/reset", reset, ["POST"]),
+        admin("/_sim/journal", journal, ["GET", "DELETE"]),
+        admin("/_sim/faults", faults, ["GET", "POST", "DELETE"]),
+        admin("/_sim/faults/{rule_id}", fault, ["DELETE"]),
+        admin("/_sim/clock", clock, ["GET", "POST"]),
+        admin("/_sim/keys/rotate", rotate_keys, ["POST"]),
+        admin("/_sim/clients", clients, ["GET", "POST"]),
+        admin("/_sim/profiles", profiles, ["GET", "POST"]),
+    ]
+
+
+def _client_from_json(body: dict[str, Any], sim: Simulator) -> ClientConfig:
+    """A client added at runtime; unset fields keep an existing client's values or the defaults."""
+    client_id = body.get("id")
+    if not isinstance(client_id, str) or not client_id:
+        raise AdminBadRequest('"id" must be a non-empty string')
+    existing = sim.clients.get(client_id)
+    fields: dict[str, Any] = {"client_id": client_id}
+    if existing is None and not isinstance(body.get("secret"), str):
+        raise AdminBadRequest('"secret" must be a non-empty string for a new client')
+    for key, attr, kind in (
+        ("secret", "client_secret", str),
+        ("user_detail_url", "user_detail_url", str),
+        ("email_field", "email_field", str),
+        ("timeout", "timeout", (int, float)),
+    ):
+        if key in body:
+            value = body[key]
+            if not isinstance(value, kind) or value in ("", 0):
+                raise AdminBadRequest(f'"{key}" has an invalid value')
+            fields[attr] = float(value) if attr == "timeout" else value
+    if "grants" in body:
+        grants = body["grants"]
+        if not isinstance(grants, list) or not grants or any(g not in SUPPORTED_GRANTS for g in grants):
+            raise AdminBadRequest(f'"grants" must be a non-empty list of {", ".join(SUPPORTED_GRANTS)}')
+        fields["grants"] = frozenset(grants)
+    if existing is not None:
+        fields.pop("client_id")
+        return replace(existing, **fields)
+    return ClientConfig(**fields)
+

@@ -1,0 +1,314 @@
+"""Every failure the simulator can answer with, and its two wire renderings.
+
+The hierarchy::
+
+    SimulatorError                       (abstract: carries an ErrorRow and a message)
+    ├── ValidationFailed                 a form field is missing, empty, repeated or wrong
+    ├── UnsupportedContentType           the body is not application/x-www-form-urlencoded
+    ├── UnsupportedGrantType             grant_type is not one Spotnana supports
+    ├── InvalidScope                     scope is not "openid"
+    ├── InvalidClient                    unknown client_id or wrong client_secret
+    ├── GrantNotAllowed                  the client is not configured for this grant
+    ├── SubjectTokenRejected             the user-detail API answered 401/403
+    ├── UserDetailUnreachable / UserDetailTimeout / UserDetailServerError /
+    │   UserDetailUnexpectedStatus / UserDetailNotJson / UserDetailEmailMissing /
+    │   UserDetailTooLarge               the user-detail callback failed in one specific way
+    ├── ProfileNotFound                  the email matches no Spotnana profile
+    ├── RateLimited                      too many requests
+    ├── MethodNotAllowed, NotFound, RequestTooLarge, AdminForbidden, AdminBadRequest
+    └── InternalError                    the fallback; never expected
+
+Which status and code each failure gets is the table ``ERROR_TABLE``, the only place it is written.
+Rows marked documented follow Spotnana's public pages; the rest are *modeled* (Spotnana does not
+publish them) and can be overridden per row through the ``[errors.modeled]`` config table.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar, Mapping
+
+SPOTNANA = "spotnana"
+RFC6749 = "rfc6749"
+DIALECTS = (SPOTNANA, RFC6749)
+
+# The envelope Spotnana documents for errors (developer.spotnana.com/spotnana/error_handling).
+DEBUG_IDENTIFIER_TEMPLATE = "https://debug.services.spotnana.com/file-search-results/{id}?q=debugid"
+
+
+@dataclass(frozen=True)
+class ErrorRow:
+    """One line of the error table: the answer in both dialects, and where it comes from."""
+
+    key: str
+    failure: str
+    status: int
+    error_code: str
+    rfc_status: int
+    rfc_error: str
+    documented: str  # what of the Spotnana answer is documented; "" when the row is modeled
+
+    @property
+    def modeled(self) -> bool:
+        return not self.documented
+
+
+def _row(
+    key: str, failure: str, status: int, code: str, rfc_status: int, rfc_error: str, documented: str = ""
+) -> ErrorRow:
+    return ErrorRow(key, failure, status, code, rfc_status, rfc_error, documented)
+
+
+# fmt: off
+ERROR_TABLE: dict[str, ErrorRow] = {row.key: row for row in (
+    _row("validation", "form field missing, empty, repeated, too long, or not the accepted value",
+         400, "API_VALIDATION_FAILED", 400, "invalid_request", "status and errorCode (S11: body does not match the schema)"),
+    _row("content_type", "body not application/x-www-form-urlencoded (JSON, multipart, none)",
+         400, "API_VALIDATION_FAILED", 400, "invalid_request", "status and errorCode (S11)"),
+    _row("grant_type", "grant_type is not token-exchange or client_credentials",
+         400, "API_VALIDATION_FAILED", 400, "unsupported_grant_type", "status and errorCode (S11)"),
+    _row("scope", "scope is not openid",
+         400, "API_VALIDATION_FAILED", 400, "invalid_scope", "status and errorCode (S11)"),
+    _row("invalid_client", "unknown client_id or wrong client_secret",
+         403, "INVALID_CLIENT_CREDENTIALS", 401, "invalid_client", "status only (S6: 403 is the only declared error)"),
+    _row("grant_not_allowed", "the client is not configured for this grant",
+         403, "GRANT_NOT_ALLOWED", 400, "unauthorized_client"),
+    _row("subject_token_rejected", "user-detail API answered 401 or 403 to the subject token",
+         401, "USER_NOT_AUTHENTICATED", 400, "invalid_request", "status and errorCode (S11 sample 401)"),
+    _row("user_detail_unreachable", "user-detail API refused the connection or could not be resolved",
+         502, "USER_DETAIL_UNREACHABLE", 503, "temporarily_unavailable"),
+    _row("user_detail_timeout", "user-detail API did not answer within the client's timeout",
+         504, "USER_DETAIL_TIMEOUT", 503, "temporarily_unavailable"),
+    _row("user_detail_server_error", "user-detail API answered 5xx",
+         502, "USER_DETAIL_SERVER_ERROR", 503, "temporarily_unavailable"),
+    _row("user_detail_unexpected_status", "user-detail API answered another non-200 status (404, 3xx redirect, ...)",
+         502, "USER_DETAIL_UNEXPECTED_STATUS", 400, "invalid_request"),
+    _row("user_detail_not_json", "user-detail API answered 200 with a body that is not JSON",
+         502, "USER_DETAIL_INVALID_RESPONSE", 400, "invalid_request"),
+    _row("user_detail_email_missing", "user-detail JSON has no email string at the mapped field",
+         502, "USER_DETAIL_EMAIL_MISSING", 400, "invalid_request"),
+    _row("user_detail_too_large", "user-detail body exceeds the read cap",
+         502, "USER_DETAIL_RESPONSE_TOO_LARGE", 400, "invalid_request"),
+    _row("profile_not_found", "the email matches no Spotnana profile",
+         403, "USER_NOT_FOUND", 400, "invalid_grant"),
+    _row("rate_limited", "rate limit hit",
+         429, "TOO_MANY_REQUESTS", 429, "temporarily_unavailable", "status and errorCode (S11)"),
+    _row("method_not_allowed", "HTTP method other than POST on the token endpoint",
+         405, "METHOD_NOT_ALLOWED", 405, "invalid_request"),
+    _row("not_found", "no such route",
+         404, "NOT_FOUND", 404, "not_found"),
+    _row("request_too_large", "request body over the size cap",
+         413, "PAYLOAD_TOO_LARGE", 413, "invalid_request"),
+    _row("admin_forbidden", "admin API called without the admin token",
+         403, "ADMIN_FORBIDDEN", 403, "access_denied"),
+    _row("admin_bad_request", "admin API request body is not valid",
+         400, "API_VALIDATION_FAILED", 400, "invalid_request"),
+    _row("internal", "unexpected failure inside the simulator (a bug: please report it)",
+         500, "INTERNAL_SERVER_ERROR", 500, "server_error"),
+)}
+# fmt: on
+
+
+@dataclass(frozen=True)
+class ErrorParameter:
+    name: str
+    value: str
+
+
+class SimulatorError(Exception):
+    """Base of every error the simulator answers with. Subclasses pick their row of the table."""
+
+    row_key: ClassVar[str] = "internal"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        parameters: tuple[ErrorParameter, ...] = (),
+        detail: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.parameters = parameters
+        self.detail = detail
+        self.headers = dict(headers or {})
+
+
+class ValidationFailed(SimulatorError):
+    row_key = "validation"
+
+    def __init__(self, field: str, problem: str, *, accepted: str | None = None, received: str | None = None) -> None:
+        message = f"{field}: {problem}"
+        if accepted:
+            message += f"; accepted: {accepted}"
+        parameters = [ErrorParameter(name=field, value=received if received is not None else "")]
+        super().__init__(message, parameters=tuple(parameters), detail=accepted)
+        self.field = field
+
+
+class UnsupportedContentType(ValidationFailed):
+    row_key = "content_type"
+
+
+class UnsupportedGrantType(ValidationFailed):
+    row_key = "grant_type"
+
+
+class InvalidScope(ValidationFailed):
+    row_key = "scope"
+
+
+class InvalidClient(SimulatorError):
+    row_key = "invalid_client"
+
+
+class GrantNotAllowed(SimulatorError):
+    row_key = "grant_not_allowed"
+
+
+class SubjectTokenRejected(SimulatorError):
+    row_key = "subject_token_rejected"
+
+
+class UserDetailUnreachable(SimulatorError):
+    row_key = "user_detail_unreachable"
+
+
+class UserDetailTimeout(SimulatorError):
+    row_key = "user_detail_timeout"
+
+
+class UserDetailServerError(SimulatorError):
+    row_key = "user_detail_server_error"
+
+
+class UserDetailUnexpectedStatus(SimulatorError):
+    row_key = "user_detail_unexpected_status"
+
+
+class UserDetailNotJson(SimulatorError):
+    row_key = "user_detail_not_json"
+
+
+class UserDetailEmailMissing(SimulatorError):
+    row_key = "user_detail_email_missing"
+
+
+class UserDetailTooLarge(SimulatorError):
+    row_key = "user_detail_too_large"
+
+
+class ProfileNotFound(SimulatorError):
+    row_key = "profile_not_found"
+
+
+class RateLimited(SimulatorError):
+    row_key = "rate_limited"
+
+
+class MethodNotAllowed(SimulatorError):
+    row_key = "method_not_allowed"
+
+
+class NotFound(SimulatorError):
+    row_key = "not_found"
+
+
+class RequestTooLarge(SimulatorError):
+    row_key = "request_too_large"
+
+
+class AdminForbidden(SimulatorError):
+    row_key = "admin_forbidden"
+
+
+class AdminBadRequest(SimulatorError):
+    row_key = "admin_bad_request"
+
+
+class InternalError(SimulatorError):
+    row_key = "internal"
+
+
+@dataclass(frozen=True)
+class RenderedError:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+    error_code: str  # the Spotnana errorCode or RFC 6749 error, for the journal
+
+
+class ErrorTable:
+    """The error table in force: the defaults above with the configured overrides of modeled rows."""
+
+    def __init__(self, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        rows = dict(ERROR_TABLE)
+        for key, change in (overrides or {}).items():
+            row = rows.get(key)
+            if row is None:
+                raise KeyError(f"unknown error row {key!r}; known rows: {', '.join(sorted(rows))}")
+            if row.documented:
+                raise ValueError(f"error row {key!r} is documented by Spotnana and cannot be overridden")
+            rows[key] = replace(
+                row,
+                status=int(change.get("status", row.status)),
+                error_code=str(change.get("errorCode", change.get("code", row.error_code))),
+            )
+        self.rows = rows
+
+    def row_for(self, error: SimulatorError) -> ErrorRow:
+        return self.rows[error.row_key]
+
+    def render(self, error: SimulatorError, dialect: str) -> RenderedError:
+        row = self.row_for(error)
+        if dialect == RFC6749:
+            return _render_rfc6749(row, error)
+        return _render_spotnana(row, error)
+
+
+def new_debug_identifier() -> str:
+    return DEBUG_IDENTIFIER_TEMPLATE.format(id=secrets.token_hex(16))
+
+
+def spotnana_envelope(error_code: str, message: str, parameters: tuple[ErrorParameter, ...] = (), detail: str | None = None) -> dict[str, Any]:
+    """Spotnana's documented error envelope (FACTS.md §4)."""
+    entry: dict[str, Any] = {
+        "errorCode": error_code,
+        "message": message,
+        "errorParameters": [{"name": p.name, "value": p.value} for p in parameters],
+    }
+    if detail:
+        entry["errorDetail"] = detail
+    return {"debugIdentifier": new_debug_identifier(), "errorMessages": [entry]}
+
+
+def _render_spotnana(row: ErrorRow, error: SimulatorError) -> RenderedError:
+    body = spotnana_envelope(row.error_code, error.message, error.parameters, error.detail)
+    return RenderedError(row.status, body, dict(error.headers), row.error_code)
+
+
+def _render_rfc6749(row: ErrorRow, error: SimulatorError) -> RenderedError:
+    headers = dict(error.headers)
+    if row.rfc_error == "invalid_client" and row.rfc_status == 401:
+        # RFC 6749 §5.2: a 401 for client authentication must carry WWW-Authenticate. Credentials
+        # travel in the body (as Spotnana documents), so the scheme we name is the form-post one.
+        headers["WWW-Authenticate"] = 'Basic realm="spotnana-sim", error="invalid_client"'
+    body = {"error": row.rfc_error, "error_description": error.message}
+    return RenderedError(row.rfc_status, body, headers, row.rfc_error)
+
+
+def error_table_markdown(table: ErrorTable | None = None) -> str:
+    """The table as printed in the README (tests check the README matches it)."""
+    rows = (table or ErrorTable()).rows.values()
+    lines = [
+        "| failure | key | spotnana dialect | rfc6749 dialect | source |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        source = f"documented: {row.documented}" if row.documented else "modeled"
+        lines.append(
+            f"| {row.failure} | `{row.key}` | {row.status} `{row.error_code}` | {row.rfc_status} `{row.rfc_error}` | {source} |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,54 @@
+"""A simulator with no socket: the app and every callback to its embedded user-detail API stay in-process.
+
+Used by ``spotnana-sim demo``, by ``replay`` and by the ``spotnana_sim_app`` pytest fixture. Callbacks
+to any other URL still go over the network, so an in-process simulator can check a real user-detail API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from starlette.types import ASGIApp
+
+from .app import create_app
+from .clock import Clock
+from .config import Settings
+from .identity import HttpxUserDetailHttp
+from .runtime import Simulator, build_simulator
+from .tokens import KeySet
+
+IN_PROCESS_BASE_URL = "http://spotnana-sim.local"
+
+
+@dataclass
+class InProcessSimulator:
+    simulator: Simulator
+    app: ASGIApp
+    callback_client: httpx.AsyncClient
+
+    def client(self) -> httpx.AsyncClient:
+        """An httpx client that talks to the simulator in-process."""
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url=IN_PROCESS_BASE_URL)
+
+    async def aclose(self) -> None:
+        await self.callback_client.aclose()
+
+
+def build_in_process(settings: Settings, *, clock: Clock | None = None, keys: KeySet | None = None) -> InProcessSimulator:
+    holder: dict[str, ASGIApp] = {}
+
+    # The callback client needs the app and the app needs the simulator: the transport looks the app up late.
+    class LateASGITransport(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            return await httpx.ASGITransport(app=holder["app"]).handle_async_request(request)
+
+    callback_client = httpx.AsyncClient(
+        mounts={"all://spotnana-sim.local": LateASGITransport()}, follow_redirects=False
+    )
+    simulator = build_simulator(
+        settings, base_url=IN_PROCESS_BASE_URL, clock=clock, keys=keys, http=HttpxUserDetailHttp(callback_client)
+    )
+    app = create_app(simulator)
+    holder["app"] = app
+    return InProcessSimulator(simulator=simulator, app=app, callback_client=callback_client)

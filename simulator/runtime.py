@@ -1,0 +1,132 @@
+"""Builds one simulator from settings: every long-lived collaborator, wired once, resettable together."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+import httpx
+
+from .clients import ClientRegistry
+from .clock import Clock
+from .config import Settings
+from .errors import ErrorTable
+from .exchange import TokenEndpoint
+from .faults import FaultBook
+from .identity import HttpxUserDetailHttp, UserDetailHttp, UserDetailVerifier
+from .journal import Journal
+from .profiles import ProfileDirectory
+from .tokens import KeySet, TokenIssuer
+
+EMBEDDED_USER_DETAIL_PREFIX = "/partner"  # where the reference user-detail API is mounted
+
+
+@dataclass
+class Simulator:
+    settings: Settings
+    base_url: str
+    clock: Clock
+    keys: KeySet
+    issuer: TokenIssuer
+    clients: ClientRegistry
+    profiles: ProfileDirectory
+    journal: Journal
+    faults: FaultBook
+    verifier: UserDetailVerifier
+    endpoint: TokenEndpoint
+    http_client: httpx.AsyncClient | None  # owned here when built from settings; closed by aclose()
+
+    @property
+    def embedded_user_detail_url(self) -> str:
+        return self.endpoint.embedded_user_detail_url
+
+    def reset(self) -> None:
+        """Back to the state at start: journal, faults, clock, keys and runtime client/profile changes."""
+        self.journal.clear()
+        self.faults.reset()
+        self.clients.reset()
+        self.profiles.reset()
+        self.clock.reset()
+        self.keys.reset()
+
+    async def aclose(self) -> None:
+        if self.http_client is not None:
+            await self.http_client.aclose()
+
+
+def default_profiles(settings: Settings) -> tuple[str, ...] | None:
+    """Configured profiles; else the embedded reference API's demo users when it serves; else none."""
+    if settings.profiles is not None:
+        return settings.profiles
+    if settings.uses_embedded_user_detail():
+        from reference_impl.user_detail import DEMO_USERS
+
+        return tuple(DEMO_USERS.values())
+    return None
+
+
+def build_simulator(
+    settings: Settings,
+    *,
+    base_url: str,
+    clock: Clock | None = None,
+    keys: KeySet | None = None,
+    http: UserDetailHttp | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> Simulator:
+    """``base_url`` is where the simulator itself answers; the embedded user-detail URL derives from it."""
+    clock = clock or Clock()
+    if keys is None:
+        token_settings = settings.tokens
+        keys = (
+            KeySet.load_or_create(token_settings.key_file, token_settings.algorithm)
+            if token_settings.key_file
+            else KeySet.generate(token_settings.algorithm)
+        )
+    http_client: httpx.AsyncClient | None = None
+    if http is None:
+        # One pooled keep-alive client for the server's life; per-request timeouts come from each client config.
+        http_client = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64), follow_redirects=False
+        )
+        http = HttpxUserDetailHttp(http_client)
+    issuer = TokenIssuer(
+        keys,
+        clock,
+        issuer=settings.tokens.issuer or base_url,
+        access_lifetime=settings.tokens.lifetime,
+        refresh_lifetime=settings.tokens.refresh_lifetime,
+    )
+    clients = ClientRegistry(settings.effective_clients())
+    profiles = ProfileDirectory(default_profiles(settings))
+    journal = Journal(settings.journal_size)
+    faults = FaultBook(settings.faults)
+    verifier = UserDetailVerifier(http, interceptor=faults.intercept_user_detail)
+    endpoint = TokenEndpoint(
+        clients=clients,
+        profiles=profiles,
+        verifier=verifier,
+        issuer=issuer,
+        journal=journal,
+        faults=faults,
+        errors=ErrorTable(settings.error_overrides),
+        dialect=settings.errors,
+        clock=clock,
+        embedded_user_detail_url=base_url.rstrip("/") + EMBEDDED_USER_DETAIL_PREFIX + "/v1/user-detail",
+        sleep=sleep,
+    )
+    return Simulator(
+        settings=settings,
+        base_url=base_url,
+        clock=clock,
+        keys=keys,
+        issuer=issuer,
+        clients=clients,
+        profiles=profiles,
+        journal=journal,
+        faults=faults,
+        verifier=verifier,
+        endpoint=endpoint,
+        http_client=http_client,
+    )
