@@ -1,0 +1,631 @@
+"""Settings for the simulator: the objects, loading them from TOML, and command-line overrides.
+
+The file layout (``examples/simulator.toml`` is a full commented example)::
+
+    profiles = ["ada@example.com", ...]       # top-level: the emails Spotnana has profiles for
+
+    [server]     host, port, admin_token
+    [tokens]     lifetime, refresh_lifetime, algorithm ("RS256" | "ES256"), key_file, issuer
+    [errors]     dialect = "spotnana" | "rfc6749"
+    [errors.modeled.<row key>]   status = 404, errorCode = "PROFILE_MISSING"   (modeled rows only)
+    [journal]    size
+
+    [[clients]]  id, secret, grants, user_detail_url, email_field, timeout   (one table per client)
+    [[faults]]   any keys; kept as plain dicts and validated by the faults module
+
+Every key is checked: an unknown key, a wrong type or an out-of-range value raises
+:class:`ConfigError`, whose text names the file, the key (``clients[0].timeout``, indexes from 0)
+and the problem. A typo must stop start-up, never be silently ignored. Secrets (client secrets,
+the admin token) never appear in an error message or a ``repr``.
+
+Command-line flags override the file through :func:`apply_overrides`, with the same checks and
+the flag named as the key (``--port: must be ...``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from .errors import DIALECTS, ERROR_TABLE, SPOTNANA
+from .protocol import CLIENT_CREDENTIALS_GRANT, SUPPORTED_GRANTS, TOKEN_EXCHANGE_GRANT
+from .redaction import redact, shorten
+
+__all__ = [
+    "ALGORITHMS",
+    "CLIENT_CREDENTIALS_GRANT",
+    "DEFAULT_EMAIL_FIELD",
+    "DEFAULT_TIMEOUT",
+    "DEMO_CLIENT_ID",
+    "DEMO_CLIENT_SECRET",
+    "MAX_TIMEOUT",
+    "TOKEN_EXCHANGE_GRANT",
+    "ClientConfig",
+    "ConfigError",
+    "Settings",
+    "TokenConfig",
+    "apply_overrides",
+    "load_settings",
+]
+
+# Only for the embedded demo (`make run` prints them); a configured client list replaces it.
+DEMO_CLIENT_ID = "demo-client"
+DEMO_CLIENT_SECRET = "demo-secret"
+# Where the documented user-detail answer keeps the email: {"user": {"email": ...}} (FACTS.md §2).
+DEFAULT_EMAIL_FIELD = "user.email"
+DEFAULT_TIMEOUT = 5.0
+# Spotnana's real callback timeout is not public; past two minutes a "slow" test is a hung one.
+MAX_TIMEOUT = 120.0
+# RS256 is what Spotnana's sample token implies; ES256 signs faster for load tests.
+ALGORITHMS = ("RS256", "ES256")
+# The modeled rows of the error table: the only ones a config may re-answer (fidelity policy 2).
+MODELED_ERROR_ROWS = tuple(key for key, row in ERROR_TABLE.items() if row.modeled)
+ERROR_OVERRIDE_FIELDS = ("status", "errorCode")
+
+
+class ConfigError(Exception):
+    """A configuration value the simulator cannot run with.
+
+    ``str()`` reads ``"<source>: <key>: <problem>"``, e.g.
+    ``sim.toml: clients[1].timeout: must be a positive number of seconds, got 'abc'``;
+    ``source`` is the config file (``None`` for command-line flags, whose key is the flag) and
+    ``key`` is empty for problems with the file as a whole (missing, TOML syntax).
+    """
+
+    def __init__(self, key: str, problem: str, source: str | None = None) -> None:
+        # The args are the constructor's, so the error survives pickling (multiprocessing workers).
+        super().__init__(key, problem, source)
+        self.key = key
+        self.problem = problem
+        self.source = source
+
+    def __str__(self) -> str:
+        return ": ".join(part for part in (self.source, self.key, self.problem) if part)
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """One API client allowed at the token endpoint, and how its users' identities are checked."""
+
+    client_id: str
+    client_secret: str
+    grants: frozenset[str] = frozenset(SUPPORTED_GRANTS)
+    user_detail_url: str | None = None  # None → the embedded reference user-detail API
+    email_field: str = DEFAULT_EMAIL_FIELD  # dotted path into the user-detail JSON
+    timeout: float = DEFAULT_TIMEOUT  # seconds for the user-detail callback
+
+    def __post_init__(self) -> None:
+        # Callers building clients in code may pass a set or list; equality and hashing need a frozenset.
+        object.__setattr__(self, "grants", frozenset(self.grants))
+
+    def __repr__(self) -> str:  # the dataclass default would print the secret
+        url = _redact_url(self.user_detail_url) if self.user_detail_url else None
+        return (
+            f"ClientConfig(client_id={self.client_id!r}, client_secret={redact(self.client_secret)!r}, "
+            f"grants={sorted(self.grants)!r}, user_detail_url={url!r}, "
+            f"email_field={self.email_field!r}, timeout={self.timeout!r})"
+        )
+
+
+@dataclass(frozen=True)
+class TokenConfig:
+    """How the simulator's own tokens are made."""
+
+    lifetime: int = 3600  # expires_in; Spotnana documents 3600 (S1, S6)
+    refresh_lifetime: int = 30 * 86400  # modeled: Spotnana does not publish it
+    algorithm: str = "RS256"
+    key_file: Path | None = None  # PEM; None → a key generated at start
+    issuer: str | None = None  # None → derived from the server's own URL at start
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the simulator is configured with. Immutable: overrides make a new one."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    clients: tuple[ClientConfig, ...] = ()  # empty → the demo client (see effective_clients)
+    profiles: tuple[str, ...] | None = None  # None → no profile source configured
+    tokens: TokenConfig = TokenConfig()
+    errors: str = SPOTNANA  # the error dialect, one of errors.DIALECTS
+    error_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
+    journal_size: int = 1000
+    faults: tuple[Mapping[str, Any], ...] = ()  # raw [[faults]] tables, validated by the faults module
+    admin_token: str | None = None
+
+    def __post_init__(self) -> None:
+        # Accept lists from callers building settings in code; the fields stay tuples.
+        object.__setattr__(self, "clients", tuple(self.clients))
+        if self.profiles is not None:
+            object.__setattr__(self, "profiles", tuple(self.profiles))
+        object.__setattr__(self, "faults", tuple(self.faults))
+
+    def effective_clients(self) -> tuple[ClientConfig, ...]:
+        """The configured clients, or the demo client when none is configured."""
+        return self.clients or (ClientConfig(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET),)
+
+    def uses_embedded_user_detail(self) -> bool:
+        """Whether some client relies on the in-process reference user-detail API."""
+        return any(client.user_detail_url is None for client in self.effective_clients())
+
+    def __repr__(self) -> str:  # the dataclass default would print the admin token
+        parts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "admin_token" and value is not None:
+                value = redact(value)
+            parts.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(parts)})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and check a TOML config file. Raises :class:`ConfigError` naming the key and the problem."""
+    source = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError("", f"cannot read the config file: {exc.strerror or exc}", source) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError("", f"not UTF-8 text (byte {exc.start})", source) from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message ends with "(at line L, column C)"; keep it, it is what editors jump to.
+        raise ConfigError("", f"TOML syntax error: {exc}", source) from None
+    return _Loader(source, Path(path).absolute().parent).settings(document)
+
+
+_TOP_LEVEL_KEYS = ("server", "tokens", "errors", "journal", "profiles", "clients", "faults")
+_SECTION_KEYS: dict[str, tuple[str, ...]] = {
+    "server": ("host", "port", "admin_token"),
+    "tokens": ("lifetime", "refresh_lifetime", "algorithm", "key_file", "issuer"),
+    "errors": ("dialect", "modeled"),
+    "journal": ("size",),
+}
+_CLIENT_KEYS = ("id", "secret", "grants", "user_detail_url", "email_field", "timeout")
+
+
+class _Loader:
+    """Turns one parsed TOML document into Settings; every failure names ``source`` and the key."""
+
+    def __init__(self, source: str, folder: Path) -> None:
+        self.source = source
+        self.folder = folder  # relative paths in the file are relative to the file, not the cwd
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(key, problem, self.source)
+
+    def settings(self, document: dict[str, Any]) -> Settings:
+        self.check_keys(document, _TOP_LEVEL_KEYS, "", "the top level")
+        server = self.section(document, "server")
+        tokens = self.section(document, "tokens")
+        errors = self.section(document, "errors")
+        journal = self.section(document, "journal")
+        values: dict[str, Any] = {}
+        if "host" in server:
+            values["host"] = _check(_host, server["host"], "server.host", self.source)
+        if "port" in server:
+            values["port"] = _check(_port, server["port"], "server.port", self.source)
+        if "admin_token" in server:
+            values["admin_token"] = _check(_admin_token, server["admin_token"], "server.admin_token", self.source)
+        if "profiles" in document:
+            values["profiles"] = self.profiles(document["profiles"])
+        values["clients"] = self.clients(document.get("clients", []))
+        values["tokens"] = self.tokens(tokens)
+        if "dialect" in errors:
+            values["errors"] = _check(_dialect, errors["dialect"], "errors.dialect", self.source)
+        values["error_overrides"] = self.error_overrides(errors.get("modeled", {}))
+        if "size" in journal:
+            values["journal_size"] = _check(_journal_size, journal["size"], "journal.size", self.source)
+        values["faults"] = self.faults(document.get("faults", []))
+        return Settings(**values)
+
+    def check_keys(self, table: Mapping[str, Any], accepted: Sequence[str], prefix: str, where: str) -> None:
+        for name in table:
+            if name in accepted:
+                continue
+            problem = "unknown key"
+            close = difflib.get_close_matches(name, accepted, n=1)
+            if close:
+                problem += f" (did you mean {close[0]!r}?)"
+            elif prefix and name in _TOP_LEVEL_KEYS:
+                # A top-level key written after a [table] header lands inside that table.
+                problem += f" ({name!r} belongs at the top level, above the first [table] header)"
+            problem += f"; accepted keys in {where}: {', '.join(accepted)}"
+            raise self.fail(prefix + name, problem)
+
+    def section(self, document: Mapping[str, Any], name: str) -> dict[str, Any]:
+        table = document.get(name, {})
+        if not isinstance(table, dict):
+            raise self.fail(name, f"must be a table ([{name}]), got {_shown(table)}")
+        self.check_keys(table, _SECTION_KEYS[name], f"{name}.", f"[{name}]")
+        return table
+
+    def tokens(self, table: Mapping[str, Any]) -> TokenConfig:
+        values: dict[str, Any] = {}
+        for name in ("lifetime", "refresh_lifetime"):
+            if name in table:
+                values[name] = _check(_seconds_int, table[name], f"tokens.{name}", self.source)
+        if "algorithm" in table:
+            values["algorithm"] = _check(_algorithm, table["algorithm"], "tokens.algorithm", self.source)
+        if "key_file" in table:
+            values["key_file"] = _check(self.key_file, table["key_file"], "tokens.key_file", self.source)
+        if "issuer" in table:
+            values["issuer"] = _check(_http_url, table["issuer"], "tokens.issuer", self.source)
+        return TokenConfig(**values)
+
+    def key_file(self, value: Any) -> Path:
+        text = _nonempty_string(value)
+        key_path = Path(text).expanduser()
+        return key_path if key_path.is_absolute() else self.folder / key_path
+
+    def profiles(self, value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            raise self.fail("profiles", f"must be a list of email addresses, got {_shown(value)}")
+        return tuple(_check(_email, item, f"profiles[{i}]", self.source) for i, item in enumerate(value))
+
+    def clients(self, value: Any) -> tuple[ClientConfig, ...]:
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise self.fail("clients", f"must be an array of tables ([[clients]]), got {_shown(value)}")
+        clients: list[ClientConfig] = []
+        first_index: dict[str, int] = {}
+        for i, table in enumerate(value):
+            prefix = f"clients[{i}]."
+            self.check_keys(table, _CLIENT_KEYS, prefix, "[[clients]]")
+            for required in ("id", "secret"):
+                if required not in table:
+                    raise self.fail(prefix + required, "missing; every [[clients]] table needs an id and a secret")
+            client_id = _check(_client_id, table["id"], prefix + "id", self.source)
+            if client_id in first_index:
+                raise self.fail(
+                    prefix + "id", f"duplicate client id {client_id!r} (also clients[{first_index[client_id]}])"
+                )
+            first_index[client_id] = i
+            values: dict[str, Any] = {
+                "client_id": client_id,
+                "client_secret": _check(_secret, table["secret"], prefix + "secret", self.source),
+            }
+            if "grants" in table:
+                values["grants"] = _check(_grants, table["grants"], prefix + "grants", self.source)
+            if "user_detail_url" in table:
+                values["user_detail_url"] = _check(
+                    _http_url, table["user_detail_url"], prefix + "user_detail_url", self.source
+                )
+            if "email_field" in table:
+                values["email_field"] = _check(_email_field, table["email_field"], prefix + "email_field", self.source)
+            if "timeout" in table:
+                values["timeout"] = _check(_timeout, table["timeout"], prefix + "timeout", self.source)
+            clients.append(ClientConfig(**values))
+        return tuple(clients)
+
+    def error_overrides(self, value: Any) -> Mapping[str, Mapping[str, Any]]:
+        if not isinstance(value, dict):
+            raise self.fail("errors.modeled", f"must be a table of error rows, got {_shown(value)}")
+        overrides: dict[str, Mapping[str, Any]] = {}
+        for row_key, change in value.items():
+            key = f"errors.modeled.{row_key}"
+            row = ERROR_TABLE.get(row_key)
+            if row is None:
+                close = difflib.get_close_matches(row_key, MODELED_ERROR_ROWS, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise self.fail(
+                    key, f"unknown error row{hint}; modeled rows: {', '.join(MODELED_ERROR_ROWS)}"
+                )
+            if not row.modeled:
+                raise self.fail(
+                    key,
+                    f"documented by Spotnana ({row.documented}), so it cannot be overridden; "
+                    f"modeled rows: {', '.join(MODELED_ERROR_ROWS)}",
+                )
+            if not isinstance(change, dict):
+                raise self.fail(key, f"must be a table with status and/or errorCode, got {_shown(change)}")
+            self.check_keys(change, ERROR_OVERRIDE_FIELDS, key + ".", f"[{key}]")
+            if not change:
+                raise self.fail(key, "empty; set status and/or errorCode")
+            checked: dict[str, Any] = {}
+            if "status" in change:
+                checked["status"] = _check(_error_status, change["status"], key + ".status", self.source)
+            if "errorCode" in change:
+                checked["errorCode"] = _check(_error_code, change["errorCode"], key + ".errorCode", self.source)
+            overrides[row_key] = MappingProxyType(checked)
+        return MappingProxyType(overrides)
+
+    def faults(self, value: Any) -> tuple[dict[str, Any], ...]:
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise self.fail("faults", f"must be an array of tables ([[faults]]), got {_shown(value)}")
+        return tuple(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Command-line overrides
+
+
+def apply_overrides(
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    user_detail_url: str | None = None,
+    clients: Sequence[str] = (),
+    profiles: Sequence[str] = (),
+    email_field: str | None = None,
+    errors: str | None = None,
+    admin_token: str | None = None,
+) -> Settings:
+    """Settings with command-line flags applied over the file's values.
+
+    ``clients`` are ``ID:SECRET`` strings (split on the first colon, so a secret may hold colons).
+    A flag client whose id is already configured replaces that client's secret and keeps its other
+    settings (grants, URL, mapping, timeout), so a file can be committed without its secret and
+    CI can inject it; other flag clients are added. ``user_detail_url`` and ``email_field`` apply
+    to every effective client, flag clients and the demo client included. ``profiles`` replace
+    the file's list.
+    """
+    changes: dict[str, Any] = {}
+    if host is not None:
+        changes["host"] = _check(_host, host, "--host")
+    if port is not None:
+        changes["port"] = _check(_port, port, "--port")
+    if errors is not None:
+        changes["errors"] = _check(_dialect, errors, "--errors")
+    if admin_token is not None:
+        changes["admin_token"] = _check(_admin_token, admin_token, "--admin-token")
+    if profiles:
+        changes["profiles"] = tuple(_check(_email, p, "--profile") for p in profiles)
+
+    url = _check(_http_url, user_detail_url, "--user-detail-url") if user_detail_url is not None else None
+    mapping = _check(_email_field, email_field, "--email-field") if email_field is not None else None
+    effective = list(settings.clients)
+    if clients:
+        effective = _merge_flag_clients(effective, clients)
+    if url is not None or mapping is not None:
+        # Materialise the demo client when nothing is configured, so the flags reach it too.
+        effective = list(effective or settings.effective_clients())
+        patch: dict[str, Any] = {}
+        if url is not None:
+            patch["user_detail_url"] = url
+        if mapping is not None:
+            patch["email_field"] = mapping
+        effective = [replace(client, **patch) for client in effective]
+    changes["clients"] = tuple(effective)
+    return replace(settings, **changes)
+
+
+def _merge_flag_clients(configured: list[ClientConfig], flags: Sequence[str]) -> list[ClientConfig]:
+    merged = list(configured)
+    position = {client.client_id: i for i, client in enumerate(merged)}
+    seen: set[str] = set()
+    for flag in flags:
+        client_id, secret = _parse_client_flag(flag)
+        if client_id in seen:
+            raise ConfigError("--client", f"client id {client_id!r} given twice")
+        seen.add(client_id)
+        if client_id in position:
+            i = position[client_id]
+            merged[i] = replace(merged[i], client_secret=secret)
+        else:
+            position[client_id] = len(merged)
+            merged.append(ClientConfig(client_id, secret))
+    return merged
+
+
+def _parse_client_flag(flag: Any) -> tuple[str, str]:
+    # Never echo the flag: without its colon the whole value may be a secret.
+    if not isinstance(flag, str):
+        raise ConfigError("--client", f"must be ID:SECRET, got {type(flag).__name__}")
+    client_id, colon, secret = flag.partition(":")
+    if not colon:
+        raise ConfigError("--client", "must be ID:SECRET (no ':' found)")
+    if not client_id.strip():
+        raise ConfigError("--client", "must be ID:SECRET with a non-empty ID")
+    if not secret:
+        raise ConfigError("--client", f"must be ID:SECRET with a non-empty SECRET (client {shorten(client_id)!r})")
+    return _check(_client_id, client_id, "--client"), secret
+
+
+# ---------------------------------------------------------------------------------------------
+# Value checks: each takes the raw value and returns it typed, or raises _Invalid(problem).
+# The caller adds the key and source, so the file and the flags share one set of messages.
+
+
+class _Invalid(Exception):
+    pass
+
+
+def _check(validate: Callable[[Any], Any], value: Any, key: str, source: str | None = None) -> Any:
+    try:
+        return validate(value)
+    except _Invalid as exc:
+        raise ConfigError(key, str(exc), source) from None
+
+
+def _shown(value: Any) -> str:
+    """A raw value as the user wrote it in TOML, shortened. Never used for secrets."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return repr(shorten(value))
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return f"a {type(value).__name__}"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # TOML true is a Python int
+
+
+def _nonempty_string(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid(f"must be a non-empty string, got {_shown(value)}")
+    return value
+
+
+def _host(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value):
+        raise _Invalid(f"must be a host name or IP address, got {_shown(value)}")
+    return value
+
+
+def _port(value: Any) -> int:
+    if not _is_int(value) or not 1 <= value <= 65535:
+        raise _Invalid(f"must be a whole number from 1 to 65535, got {_shown(value)}")
+    return int(value)
+
+
+def _secret_string(value: Any, what: str) -> str:
+    # Secrets: say what is wrong with the type, never show the value.
+    if not isinstance(value, str):
+        raise _Invalid(f"must be a non-empty string, got {_shown_type(value)}")
+    if not value.strip():
+        raise _Invalid(f"must be a non-empty string; this {what} is empty")
+    return value
+
+
+def _shown_type(value: Any) -> str:
+    """What kind of value came, without the value itself (for secrets)."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (dict, list)):
+        return _shown(value)
+    return "a number" if isinstance(value, (int, float)) else f"a {type(value).__name__}"
+
+
+def _secret(value: Any) -> str:
+    return _secret_string(value, "secret")
+
+
+def _admin_token(value: Any) -> str:
+    return _secret_string(value, "admin token")
+
+
+def _client_id(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or value != value.strip():
+        raise _Invalid(f"must be a non-empty string without surrounding spaces, got {_shown(value)}")
+    return value
+
+
+def _dialect(value: Any) -> str:
+    if value not in DIALECTS:
+        raise _Invalid(f"must be one of {', '.join(map(repr, DIALECTS))}, got {_shown(value)}")
+    return str(value)
+
+
+def _algorithm(value: Any) -> str:
+    if value not in ALGORITHMS:
+        raise _Invalid(f"must be one of {', '.join(map(repr, ALGORITHMS))}, got {_shown(value)}")
+    return str(value)
+
+
+def _seconds_int(value: Any) -> int:
+    if not _is_int(value) or value <= 0:
+        raise _Invalid(f"must be a positive whole number of seconds, got {_shown(value)}")
+    return int(value)
+
+
+def _timeout(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _Invalid(f"must be a positive number of seconds, got {_shown(value)}")
+    if not 0 < value <= MAX_TIMEOUT:  # also rejects nan, which compares false
+        raise _Invalid(f"must be more than 0 and at most {MAX_TIMEOUT:g} seconds, got {_shown(value)}")
+    return float(value)
+
+
+def _journal_size(value: Any) -> int:
+    if not _is_int(value) or value < 1:
+        raise _Invalid(f"must be a whole number of at least 1, got {_shown(value)}")
+    return int(value)
+
+
+def _grants(value: Any) -> frozenset[str]:
+    accepted = ", ".join(map(repr, SUPPORTED_GRANTS))
+    if not isinstance(value, list) or not value:
+        raise _Invalid(f"must be a non-empty list of grant types from {accepted}, got {_shown(value)}")
+    for item in value:
+        if item not in SUPPORTED_GRANTS:
+            raise _Invalid(f"unsupported grant type {_shown(item)}; accepted: {accepted}")
+    return frozenset(value)
+
+
+_SEGMENT = re.compile(r"\S+")
+
+
+def _email_field(value: Any) -> str:
+    if not isinstance(value, str) or not all(_SEGMENT.fullmatch(part) for part in value.split(".")):
+        raise _Invalid(
+            f"must be a dotted path of non-empty names into the user-detail JSON "
+            f"(like {DEFAULT_EMAIL_FIELD!r}), got {_shown(value)}"
+        )
+    return value
+
+
+def _http_url(value: Any) -> str:
+    problem = f"must be an http:// or https:// URL with a host, got {_shown_url(value)}"
+    if not isinstance(value, str) or any(c.isspace() for c in value):
+        raise _Invalid(problem)
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # raises ValueError on a port that is not a number in range
+    except ValueError:
+        raise _Invalid(problem) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _Invalid(problem)
+    return value
+
+
+def _shown_url(value: Any) -> str:
+    return repr(shorten(_redact_url(value))) if isinstance(value, str) else _shown(value)
+
+
+def _redact_url(url: str) -> str:
+    """The URL without the password of any user:password@ part, which is a credential."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url.rpartition("@")[2] if "@" in url else url
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:…@{parts.netloc.rpartition('@')[2]}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _email(value: Any) -> str:
+    if not isinstance(value, str) or "@" not in value or any(c.isspace() for c in value):
+        raise _Invalid(f"must be an email address (containing '@'), got {_shown(value)}")
+    local, _, domain = value.rpartition("@")
+    if not local or not domain:
+        raise _Invalid(f"must be an email address with text on both sides of '@', got {_shown(value)}")
+    return value
+
+
+def _error_status(value: Any) -> int:
+    # An error row must stay an error: a 2xx/3xx would read as success or a redirect to clients.
+    if not _is_int(value) or not 400 <= value <= 599:
+        raise _Invalid(f"must be an HTTP error status from 400 to 599, got {_shown(value)}")
+    return int(value)
+
+
+_ERROR_CODE = re.compile(r"[A-Z][A-Z0-9_]*")
+
+
+def _error_code(value: Any) -> str:
+    # Spotnana's codes are UPPER_SNAKE_CASE (TOO_MANY_REQUESTS, API_VALIDATION_FAILED).
+    if not isinstance(value, str) or not _ERROR_CODE.fullmatch(value):
+        raise _Invalid(f"must be an UPPER_SNAKE_CASE error code like 'USER_NOT_FOUND', got {_shown(value)}")
+    return value
