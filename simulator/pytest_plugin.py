@@ -1,0 +1,1 @@
+"""pytest fixtures for integrators (entry point ``pytest11``); the engine never imports pytest."""

@@ -1,0 +1,38 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+from typing import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from simulator.config import Settings
+from simulator.inprocess import InProcessSimulator, build_in_process
+from simulator.runtime import Simulator
+
+from .servers import ServerThread, running_simulator
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture
+async def in_process(settings: Settings) -> AsyncIterator[InProcessSimulator]:
+    sim = build_in_process(settings)
+    yield sim
+    await sim.aclose()
+
+
+@pytest.fixture
+async def sim_client(in_process: InProcessSimulator) -> AsyncIterator[httpx.AsyncClient]:
+    async with in_process.client() as client:
+        yield client
+
+
+@pytest.fixture
+def live_simulator(settings: Settings) -> Iterator[tuple[ServerThread, Simulator]]:
+    with running_simulator(settings) as pair:
+        yield pair
