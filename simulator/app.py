@@ -28,6 +28,7 @@ from .errors import (
 )
 from .exchange import MAX_BODY_BYTES, IncomingRequest, Outcome
 from .faults import FaultRuleError
+from .openapi import openapi_document
 from .protocol import OPENID_SCOPE, SUPPORTED_GRANTS, TOKEN_ENDPOINT_PATH
 from .redaction import redact
 from .runtime import EMBEDDED_USER_DETAIL_PREFIX, Simulator
@@ -41,6 +42,7 @@ def create_app(simulator: Simulator) -> Starlette:
         Route("/.well-known/jwks.json", _jwks(simulator), methods=["GET"]),
         Route("/.well-known/openid-configuration", _openid_configuration(simulator), methods=["GET"]),
         Route("/_sim/health", _health, methods=["GET"]),
+        Route("/openapi.json", lambda request: JSONResponse(openapi_document(simulator.endpoint.errors, simulator.endpoint.dialect)), methods=["GET"]),  # noqa: E501
         *_admin_routes(simulator),
     ]
     if simulator.settings.uses_embedded_user_detail():
