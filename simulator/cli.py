@@ -19,6 +19,7 @@ import ipaddress
 import json
 import logging
 import shlex
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -142,6 +143,9 @@ def run_serve(args: argparse.Namespace) -> int:
     config = uvicorn.Config(app, log_level=args.log_level, access_log=False, lifespan="on",
                             timeout_graceful_shutdown=10)
     server = uvicorn.Server(config)
+    # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal to the handler that was
+    # there before it; a no-op one makes a graceful stop exit 0, as process supervisors expect.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
     server.run(sockets=[sock])
     return 0
 

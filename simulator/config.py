@@ -484,8 +484,8 @@ def _host(value: Any) -> str:
 
 
 def _port(value: Any) -> int:
-    if not _is_int(value) or not 1 <= value <= 65535:
-        raise _Invalid(f"must be a whole number from 1 to 65535, got {_shown(value)}")
+    if not _is_int(value) or not 0 <= value <= 65535:  # 0 asks the system for a free port
+        raise _Invalid(f"must be a whole number from 0 to 65535 (0 picks a free port), got {_shown(value)}")
     return int(value)
 
 

@@ -264,8 +264,8 @@ def test_top_level_key_under_a_table_gets_a_hint(tmp_path: Path) -> None:
 
 # Each bad value: (TOML, key named, words of the problem that must appear).
 BAD_VALUES = [
-    ("[server]\nport = 0\n", "server.port", "from 1 to 65535, got 0"),
-    ("[server]\nport = 65536\n", "server.port", "from 1 to 65535, got 65536"),
+    ("[server]\nport = -1\n", "server.port", "from 0 to 65535 (0 picks a free port), got -1"),
+    ("[server]\nport = 65536\n", "server.port", "from 0 to 65535 (0 picks a free port), got 65536"),
     ("[server]\nport = '8080'\n", "server.port", "got '8080'"),
     ("[server]\nport = true\n", "server.port", "got true"),
     ("[server]\nport = 80.0\n", "server.port", "whole number"),
@@ -433,8 +433,8 @@ def test_no_overrides_changes_nothing(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "text"),
     [
-        ({"port": 0}, "--port: must be a whole number from 1 to 65535, got 0"),
-        ({"port": 70000}, "--port: must be a whole number from 1 to 65535, got 70000"),
+        ({"port": -1}, "--port: must be a whole number from 0 to 65535 (0 picks a free port), got -1"),
+        ({"port": 70000}, "--port: must be a whole number from 0 to 65535 (0 picks a free port), got 70000"),
         ({"host": ""}, "--host: must be a host name"),
         ({"errors": "xml"}, "--errors: must be one of 'spotnana', 'rfc6749', got 'xml'"),
         ({"user_detail_url": "localhost:9000"}, "--user-detail-url: must be an http:// or https:// URL"),
