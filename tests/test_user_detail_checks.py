@@ -1,0 +1,309 @@
+"""The user-detail checks against the reference API and deliberately broken ones, on real loopback ports."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Iterator
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from reference_impl.user_detail import create_user_detail_app
+from simulator import cli
+from simulator.conformance.report import FAIL, PASS, SKIP, WARN, Report
+from simulator.conformance.user_detail_checks import (
+    CHECKS,
+    REPEAT_CALLS,
+    UserDetailProbe,
+    UserDetailTarget,
+    run_check,
+    run_checks,
+)
+
+from .servers import ServerThread
+
+TOKEN = "good-token-0123456789abcdef"
+EXPIRED = "expired-token-0123456789abcdef"
+EMAIL = "ada@example.com"
+PATH = "/v1/user-detail"
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def app_of(handler: Handler) -> Starlette:
+    return Starlette(routes=[Route(PATH, handler, methods=["GET"])])
+
+
+def bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def unauthorized() -> JSONResponse:
+    return JSONResponse({"error": "invalid_token"}, status_code=401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Any], str]]:
+    """Starts ASGI apps on free loopback ports for this test; returns each one's user-detail URL."""
+    servers: list[ServerThread] = []
+
+    def start(app: Any) -> str:
+        servers.append(ServerThread(app).start())
+        return servers[-1].url + PATH
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def check(url: str, **target: Any) -> Report:
+    target = {"token": TOKEN, "expect_email": EMAIL, **target}
+    with httpx.Client() as http:
+        return run_checks(UserDetailTarget(url=url, **target), http)
+
+
+def statuses(report: Report) -> dict[str, str]:
+    return {r.name: r.status for r in report.results}
+
+
+def test_reference_api_passes_every_check(serve: Callable[[Any], str]) -> None:
+    url = serve(create_user_detail_app({TOKEN: EMAIL}))
+    report = check(url, expired_token=EXPIRED)
+    assert statuses(report) == {name: PASS for name in CHECKS}, report.to_table()
+    assert report.exit_status == 0
+
+
+def test_expired_token_check_is_skipped_when_no_expired_token_is_given(serve: Callable[[Any], str]) -> None:
+    report = check(serve(create_user_detail_app({TOKEN: EMAIL})))
+    assert report.result("expired-token").status == SKIP
+    assert "--expired-token" in report.result("expired-token").summary
+    assert not report.failed
+
+
+def test_api_that_answers_200_to_any_token_is_a_critical_failure(serve: Callable[[Any], str]) -> None:
+    async def anyone(request: Request) -> Response:
+        return JSONResponse({"user": {"email": EMAIL}})
+
+    report = check(serve(app_of(anyone)), expired_token=EXPIRED)
+    for name in ("garbage-token", "no-authorization", "non-bearer-scheme", "empty-bearer", "expired-token"):
+        result = report.result(name)
+        assert result.status == FAIL and result.critical, name
+        assert "CRITICAL" in result.summary and "anyone could obtain Spotnana tokens" in result.summary
+    assert "FAIL (critical)" in report.to_table()
+    assert report.result("token-in-query").status == FAIL and not report.result("token-in-query").critical
+    assert report.result("valid-token").status == PASS
+    assert report.exit_status == 1
+
+
+def test_email_in_the_wrong_field_is_caught_and_the_right_mapping_suggested(serve: Callable[[Any], str]) -> None:
+    async def flat(request: Request) -> Response:
+        if bearer(request) != TOKEN:
+            return unauthorized()
+        return JSONResponse({"data": {"mail": EMAIL}, "name": "Ada"})
+
+    url = serve(app_of(flat))
+    result = check(url).result("valid-token-email")
+    assert result.status == FAIL
+    assert "'data.mail'" in result.summary
+    assert "--email-field data.mail" in result.fix
+
+    assert check(url, email_field="data.mail").result("valid-token-email").status == PASS
+
+
+def test_another_users_email_fails_and_a_case_only_difference_warns(serve: Callable[[Any], str]) -> None:
+    answers = {TOKEN: "grace@example.com", "upper": "Ada@Example.com"}
+
+    async def handler(request: Request) -> Response:
+        email = answers.get(bearer(request) or "")
+        return JSONResponse({"user": {"email": email}}) if email else unauthorized()
+
+    url = serve(app_of(handler))
+    assert check(url).result("valid-token-email").status == FAIL
+    case_only = check(url, token="upper").result("valid-token-email")
+    assert case_only.status == WARN and "only in case" in case_only.summary
+
+
+def test_html_pages_are_caught(serve: Callable[[Any], str]) -> None:
+    async def html(request: Request) -> Response:
+        if bearer(request) == TOKEN:
+            return HTMLResponse(f"<html><body><p>Signed in as {EMAIL}</p></body></html>")
+        return HTMLResponse("<html><body><h1>401 Unauthorized</h1></body></html>", status_code=401)
+
+    report = check(serve(app_of(html)))
+    json_check = report.result("valid-token-json")
+    assert json_check.status == FAIL and "text/html" in json_check.summary
+    assert report.result("valid-token-email").status == SKIP
+    challenge = report.result("www-authenticate")
+    assert challenge.status == WARN and len(challenge.details) == 5  # every 401 lacked the header
+    assert report.result("no-authorization").status == PASS  # a 401 is a 401, whatever the body
+
+
+def test_json_body_with_a_wrong_content_type_warns(serve: Callable[[Any], str]) -> None:
+    async def text(request: Request) -> Response:
+        if bearer(request) != TOKEN:
+            return unauthorized()
+        return Response(json.dumps({"user": {"email": EMAIL}}), media_type="text/plain")
+
+    report = check(serve(app_of(text)))
+    assert report.result("valid-token-json").status == WARN
+    assert report.result("valid-token-email").status == PASS
+
+
+def test_slow_api_fails_the_response_time_check(serve: Callable[[Any], str]) -> None:
+    async def slow(request: Request) -> Response:
+        await asyncio.sleep(0.5)
+        return JSONResponse({"user": {"email": EMAIL}})
+
+    report = check(serve(app_of(slow)), timeout=0.05)  # a small timeout keeps the test fast
+    assert report.result("response-time").status == FAIL
+    assert "no answer within" in report.result("response-time").summary
+    assert report.result("valid-token").status == FAIL
+
+
+def test_server_error_without_authorization_is_caught(serve: Callable[[Any], str]) -> None:
+    async def crashes(request: Request) -> Response:
+        token = request.headers["authorization"].split(" ", 1)[1]  # KeyError without the header → 500
+        return JSONResponse({"user": {"email": EMAIL}}) if token == TOKEN else unauthorized()
+
+    report = check(serve(Starlette(routes=[Route(PATH, crashes)])))
+    result = report.result("no-authorization")
+    assert result.status == FAIL and not result.critical
+    assert "500" in result.summary and "server error" in result.summary
+    assert "answer 401" in result.fix
+
+
+def test_token_accepted_from_the_query_string_fails(serve: Callable[[Any], str]) -> None:
+    async def lenient(request: Request) -> Response:
+        token = bearer(request) or request.query_params.get("access_token")
+        return JSONResponse({"user": {"email": EMAIL}}) if token == TOKEN else unauthorized()
+
+    report = check(serve(app_of(lenient)))
+    assert statuses(report)["token-in-query"] == FAIL
+    assert statuses(report)["garbage-token"] == PASS
+
+
+def test_redirects_and_403_warn(serve: Callable[[Any], str]) -> None:
+    async def login_page(request: Request) -> Response:
+        if request.headers.get("authorization") is None:
+            return RedirectResponse("/login", status_code=302)
+        if bearer(request) == TOKEN:
+            return JSONResponse({"user": {"email": EMAIL}})
+        return JSONResponse({"error": "forbidden"}, status_code=403)
+
+    report = check(serve(app_of(login_page)))
+    assert report.result("no-authorization").status == WARN
+    assert "redirect" in report.result("no-authorization").summary
+    assert report.result("garbage-token").status == WARN
+    assert "403" in report.result("garbage-token").summary
+    assert not report.failed
+
+
+def test_different_emails_on_repeated_calls_fail(serve: Callable[[Any], str]) -> None:
+    calls = iter(range(100))
+
+    async def flaky(request: Request) -> Response:
+        if bearer(request) != TOKEN:
+            return unauthorized()
+        return JSONResponse({"user": {"email": EMAIL if next(calls) % 2 == 0 else "grace@example.com"}})
+
+    assert check(serve(app_of(flaky))).result("repeatable").status == FAIL
+
+
+def test_oversized_answer_fails(serve: Callable[[Any], str]) -> None:
+    async def huge(request: Request) -> Response:
+        if bearer(request) != TOKEN:
+            return unauthorized()
+        return JSONResponse({"user": {"email": EMAIL}, "padding": "x" * 100_000})
+
+    assert check(serve(app_of(huge))).result("response-size").status == FAIL
+
+
+def test_each_probe_is_sent_once_and_checks_can_run_alone(serve: Callable[[Any], str]) -> None:
+    seen: list[str | None] = []
+
+    async def counting(request: Request) -> Response:
+        seen.append(request.headers.get("authorization"))
+        return JSONResponse({"user": {"email": EMAIL}}) if bearer(request) == TOKEN else unauthorized()
+
+    url = serve(app_of(counting))
+    with httpx.Client() as http:
+        probe = UserDetailProbe(UserDetailTarget(url=url, token=TOKEN, expect_email=EMAIL), http)
+        assert run_check("valid-token-email", probe).status == PASS
+        assert len(seen) == 1
+        for name in CHECKS:
+            run_check(name, probe)
+    assert seen.count(f"Bearer {TOKEN}") == 1 + REPEAT_CALLS
+    assert len(seen) == 6 + REPEAT_CALLS  # valid, none, Basic, empty, garbage, query (+ repeats)
+
+
+def test_plain_http_to_a_remote_host_warns() -> None:
+    with httpx.Client() as http:
+        remote = UserDetailProbe(UserDetailTarget(url="http://partner.example.com/v1/user-detail", token=TOKEN, expect_email=EMAIL), http)
+        secure = UserDetailProbe(UserDetailTarget(url="https://partner.example.com/v1/user-detail", token=TOKEN, expect_email=EMAIL), http)
+        assert run_check("https", remote).status == WARN  # no request is made for this check
+        assert run_check("https", secure).status == PASS
+
+
+@pytest.mark.parametrize(
+    "fields, named",
+    [({"url": "ftp://x"}, "url"), ({"token": ""}, "token"), ({"expect_email": "nobody"}, "expect_email"), ({"timeout": 0}, "timeout")],
+)
+def test_bad_targets_are_refused_naming_the_field(fields: dict[str, Any], named: str) -> None:
+    values = {"url": "http://127.0.0.1:1/x", "token": TOKEN, "expect_email": EMAIL, **fields}
+    with pytest.raises(ValueError, match=f"^{named}:"):
+        UserDetailTarget(**values)
+
+
+def test_tokens_never_appear_whole_in_any_output(serve: Callable[[Any], str]) -> None:
+    async def echo(request: Request) -> Response:  # a careless API that echoes the credential back
+        return JSONResponse({"error": f"bad token {request.headers.get('authorization')}"}, status_code=500)
+
+    report = check(serve(app_of(echo)), expired_token=EXPIRED)
+    for text in (report.to_table(), report.to_json(), report.to_junit(), repr(report)):
+        assert TOKEN not in text and EXPIRED not in text
+    assert "…cdef" in report.to_table()
+
+
+def test_junit_and_json_renderings(serve: Callable[[Any], str]) -> None:
+    async def anyone(request: Request) -> Response:
+        return JSONResponse({"user": {"email": EMAIL}})
+
+    report = check(serve(app_of(anyone)))
+    suite = ET.fromstring(report.to_junit()).find("testsuite")
+    assert suite is not None
+    assert suite.get("tests") == str(len(CHECKS))
+    failed = {case.get("name") for case in suite.iter("testcase") if case.find("failure") is not None}
+    assert failed == {r.name for r in report.results if r.status == FAIL}
+    data = json.loads(report.to_json())
+    assert data["ok"] is False and data["counts"]["fail"] == len(failed)
+
+
+def test_cli_exit_status_json_and_junit(serve: Callable[[Any], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("simulator.cli_check",))
+    good = serve(create_user_detail_app({TOKEN: EMAIL}))
+    args = ["check", "user-detail", "--url", good, "--token", TOKEN, "--expect-email", EMAIL]
+    assert cli.main(args + ["--header", "X-Api-Key: k"]) == 0
+    assert "0 fail" in capsys.readouterr().out
+
+    async def anyone(request: Request) -> Response:
+        return JSONResponse({"user": {"email": EMAIL}})
+
+    junit = tmp_path / "ud.xml"
+    bad = serve(app_of(anyone))
+    assert cli.main(["check", "user-detail", "--url", bad, "--token", TOKEN, "--expect-email", EMAIL, "--json", "--junit", str(junit)]) == 1
+    assert json.loads(capsys.readouterr().out)["ok"] is False
+    assert ET.parse(junit).getroot().find("testsuite") is not None
+
+    assert cli.main(["check", "user-detail", "--url", "nope", "--token", TOKEN, "--expect-email", EMAIL]) == 2
+    assert "--url: expected an http:// or https:// URL" in capsys.readouterr().err
+    assert cli.main(args + ["--header", "no-colon"]) == 2
+    assert "--header: expected NAME:VALUE" in capsys.readouterr().err
