@@ -76,7 +76,7 @@ async def run_all(runner: Runner, scenarios: Sequence[Scenario]) -> list[Scenari
 def broken_results(errors: Sequence[ScenarioError]) -> list[ScenarioResult]:
     """A malformed file is a result too, so CI shows it beside the scenarios that ran."""
     return [
-        ScenarioResult(name=Path(e.source).stem, file=e.source, outcome=ERROR, why=str(e.problems[0]), details=[str(e)])
+        ScenarioResult(name=Path(e.source).stem, file=e.source, outcome=ERROR, why=f"malformed: {e.problems[0]}", details=str(e).splitlines())
         for e in errors
     ]
 
@@ -337,7 +337,7 @@ def format_table(results: Sequence[ScenarioResult]) -> str:
     lines.append("")
     lines.append(", ".join(f"{n} {o}" for o, n in counts.items()))
     for r in results:
-        if r.outcome in (FAILED, ERROR) and len(r.details) > 1:
+        if r.outcome in (FAILED, ERROR) and r.details and r.details != [r.why]:
             lines.append(f"\n{r.name} ({r.file}):")
             lines += [f"  {d}" for d in r.details]
     return "\n".join(lines)

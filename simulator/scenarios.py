@@ -30,6 +30,7 @@ import yaml
 
 from .config import ClientConfig, ConfigError, Settings, _Loader
 from .errors import RFC6749
+from .faults import FaultBook, FaultRuleError
 from .protocol import (
     ACCESS_TOKEN_TYPE,
     CLIENT_CREDENTIALS_GRANT,
@@ -374,6 +375,7 @@ def semantic_problems(document: Mapping[str, Any]) -> list[Problem]:
         settings_for(config, Settings())
     except ConfigError as exc:
         problems.append(Problem(f"config.{exc.key}" if exc.key else "config", exc.problem))
+    problems += _fault_problems(document.get("faults") or [])
     dialect = (config.get("errors") or {}).get("dialect", "spotnana")
     for i, step in enumerate(document.get("steps", [])):
         expect = step.get("expect", {})
@@ -393,6 +395,23 @@ def semantic_problems(document: Mapping[str, Any]) -> list[Problem]:
             problems.append(Problem(f"steps[{i}].request.body", "a raw body replaces the form; drop form/omit/set/repeat or the body"))
         if expect.get("connection") == CONNECTION_BROKEN and len(expect) > 1:
             problems.append(Problem(f"steps[{i}].expect", "with connection: broken there is no answer to check; expect nothing else"))
+    return problems
+
+
+# Stand-ins for the placeholders while a rule is checked: the faults engine sees real-looking strings.
+_SAMPLE_VALUES = {"client_id": "scenario-client", "client_secret": "scenario-secret", "subject_token": "scenario-token"}
+
+
+def _fault_problems(rules: Sequence[Any]) -> list[Problem]:
+    """Each rule checked by the faults engine itself, so a scenario and POST /_sim/faults agree."""
+    book = FaultBook()
+    problems = []
+    for i, rule in enumerate(rules):
+        try:
+            book.arm(substitute_all(rule, _SAMPLE_VALUES))
+        except FaultRuleError as exc:
+            path = f"faults[{i}]" + (("" if exc.path.startswith("[") else ".") + exc.path if exc.path else "")
+            problems.append(Problem(path, exc.problem))
     return problems
 
 

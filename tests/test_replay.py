@@ -1,0 +1,180 @@
+"""replay in-process: the whole shipped library passes, failures are caught and explained, the table
+and JUnit XML report them, and the CLI exits non-zero when a scenario fails."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from simulator import cli
+from simulator.config import ClientConfig, Settings
+from simulator.replay import (
+    ERROR,
+    FAILED,
+    PASSED,
+    SKIPPED,
+    InProcessRunner,
+    ScenarioResult,
+    exit_status,
+    format_table,
+    junit_xml,
+    run_all,
+)
+from simulator.scenarios import Scenario, load_scenarios, parse_scenario, shipped_scenarios_dir
+
+
+@pytest.fixture(autouse=True)
+def scenario_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Until the lead adds the module to cli.COMMAND_MODULES; harmless afterwards.
+    if "simulator.cli_scenarios" not in cli.COMMAND_MODULES:
+        monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "simulator.cli_scenarios"))
+
+
+def scenario(text: str) -> Scenario:
+    return parse_scenario(text, "inline.yaml")
+
+
+async def test_the_whole_shipped_library_passes_in_process() -> None:
+    scenarios, broken = load_scenarios([shipped_scenarios_dir()])
+    assert broken == []
+    results = await run_all(InProcessRunner(), scenarios)
+    not_passed = [(r.name, r.why, r.details) for r in results if r.outcome != PASSED]
+    assert not_passed == []
+    assert len(results) >= 30
+
+
+async def test_a_wrong_expectation_fails_with_the_step_and_the_difference() -> None:
+    wrong = scenario("""
+name: expects_a_call_that_is_not_made
+description: a client_credentials exchange makes no user-detail call, so expecting one must fail
+source: modeled
+steps:
+  - request: {grant: client_credentials}
+    expect: {status: 200, user_detail_calls: 1}
+  - name: second
+    request: {set: {client_secret: wrong}}
+    expect: {status: 200}
+""")
+    [result] = await run_all(InProcessRunner(), [wrong])
+    assert result.outcome == FAILED
+    assert result.why == "steps[0] (step 1): user-detail calls: expected 1, the simulator made 0"
+    assert "steps[1] (second): status: expected 200, got 403 (INVALID_CLIENT_CREDENTIALS)" in result.details
+
+
+async def test_the_authorization_header_sent_to_user_detail_is_checked() -> None:
+    text = """
+name: bearer
+description: the header must be exactly this
+source: documented
+steps:
+  - expect: {status: 200, user_detail: {calls: 1, authorization: "%s"}}
+"""
+    [good] = await run_all(InProcessRunner(), [scenario(text % "Bearer ${subject_token}")])
+    [bad] = await run_all(InProcessRunner(), [scenario(text % "Basic ${subject_token}")])
+    assert good.outcome == PASSED
+    assert bad.outcome == FAILED and "user-detail Authorization: expected 'Basic" in bad.why
+    assert "demo-token-ada" not in bad.why  # the subject token itself is never shown whole
+
+
+async def test_scenario_config_applies_to_that_scenario_only() -> None:
+    strict = scenario("""
+name: no_profiles_for_ada
+description: with another profile list the demo user has none
+source: modeled
+config: {profiles: [someone@example.com]}
+steps:
+  - expect: {status: 403, errorCode: USER_NOT_FOUND}
+""")
+    default = scenario("name: default\ndescription: d\nsource: documented\nsteps:\n  - expect: {status: 200}\n")
+    results = await run_all(InProcessRunner(), [strict, default])
+    assert [r.outcome for r in results] == [PASSED, PASSED]
+
+
+async def test_base_settings_and_credentials_fill_the_placeholders() -> None:
+    from simulator.replay import Credentials
+
+    base = Settings(clients=(ClientConfig("acme", "acme-secret-1"),))
+    ok = scenario("name: ok\ndescription: d\nsource: documented\nsteps:\n  - expect: {status: 200, claims: {client_id: acme}}\n")
+    [result] = await run_all(InProcessRunner(base), [ok])
+    assert result.outcome == PASSED
+    [wrong] = await run_all(InProcessRunner(base, Credentials(client_secret="not-it")), [ok])
+    assert wrong.outcome == FAILED and "403" in wrong.why
+
+
+async def test_a_fault_rule_the_engine_refuses_at_run_time_is_an_error_naming_it() -> None:
+    # Loading checks rules too; this reaches the runner directly, as a scenario built in code would.
+    from dataclasses import replace
+
+    base = scenario("name: f\ndescription: d\nsource: modeled\nsteps:\n  - expect: {status: 200}\n")
+    broken = replace(base, faults=({"target": "token-endpoint", "times": -1},))
+    [result] = await run_all(InProcessRunner(), [broken])
+    assert result.outcome == ERROR and result.why.startswith("faults[0].times")
+
+
+def results_mix() -> list[ScenarioResult]:
+    return [
+        ScenarioResult("a", "s/a.yaml", PASSED, "1 step as expected", seconds=0.5),
+        ScenarioResult("b", "s/b.yaml", FAILED, "steps[0]: status: expected 200, got 503", ["steps[0]: status: expected 200, got 503", "steps[0]: x"]),
+        ScenarioResult("c", "s/c.yaml", SKIPPED, "needs fault rules"),
+        ScenarioResult("d", "s/d.yaml", ERROR, "faults[0].times: bad"),
+        ScenarioResult("e", "s/e.yaml", SKIPPED, "modeled"),
+    ]
+
+
+def test_junit_xml_counts_and_elements() -> None:
+    root = ET.fromstring(ET.tostring(junit_xml(results_mix()).getroot()))
+    suite = root.find("testsuite")
+    assert suite is not None
+    assert {k: suite.get(k) for k in ("tests", "failures", "errors", "skipped")} == {"tests": "5", "failures": "1", "errors": "1", "skipped": "2"}
+    cases = {case.get("name"): case for case in suite.iter("testcase")}
+    assert list(cases) == ["a", "b", "c", "d", "e"]
+    assert len(cases["a"]) == 0
+    failure = cases["b"].find("failure")
+    assert failure is not None and failure.get("message") == "steps[0]: status: expected 200, got 503" and "steps[0]: x" in (failure.text or "")
+    assert cases["c"].find("skipped") is not None and cases["d"].find("error") is not None
+    assert cases["b"].get("classname") == "scenarios.b"
+
+
+def test_table_and_exit_status() -> None:
+    results = results_mix()
+    table = format_table(results)
+    assert table.splitlines()[0].split() == ["scenario", "result", "why"]
+    assert re.search(r"^b +FAILED +steps\[0\]: status: expected 200, got 503$", table, re.M)
+    assert "1 passed, 1 failed, 1 error, 2 skipped" in table
+    assert exit_status(results) == 1
+    assert exit_status([results[0], results[2]]) == 0
+
+
+def test_cli_replays_the_library_and_writes_junit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    files = [shipped_scenarios_dir() / f"{name}.yaml" for name in ("token_exchange_happy_path", "wrong_secret", "spotnana_503")]
+    junit = tmp_path / "replay.xml"
+    assert cli.main(["replay", *map(str, files), "--junit", str(junit)]) == 0
+    out = capsys.readouterr().out
+    assert "3 passed, 0 failed, 0 error, 0 skipped" in out
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("tests") == "3" and suite.get("failures") == "0"
+
+
+def test_cli_exits_1_and_names_file_and_path_for_a_malformed_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\ndescription: d\nsource: modeled\nsteps:\n  - expect: {status: 200}\n  - expect: {status: '500'}\n")
+    assert cli.main(["replay", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert f"{bad}: steps[1].expect.status: '500' is not of type 'integer'" in out
+    assert "Traceback" not in out
+
+
+def test_cli_exits_1_when_a_scenario_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    failing = tmp_path / "failing.yaml"
+    failing.write_text("name: failing\ndescription: d\nsource: modeled\nsteps:\n  - request: {omit: [scope]}\n    expect: {status: 200}\n")
+    assert cli.main(["replay", str(failing)]) == 1
+    row = r"^failing +FAILED +steps\[0\] \(step 1\): status: expected 200, got 400 \(API_VALIDATION_FAILED\)$"
+    assert re.search(row, capsys.readouterr().out, re.M)
+
+
+def test_cli_reports_a_missing_path_as_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["replay", str(tmp_path / "nope.yaml")]) == 2
+    assert "nope.yaml: no such file or folder" in capsys.readouterr().err
