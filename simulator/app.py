@@ -280,8 +280,10 @@ def _admin_routes(sim: Simulator) -> list[BaseRoute]:
             body = await _json_body(request)
             try:
                 if "advance" in body:
+                    _check_clock_target(sim.clock.now() + float(body["advance"]))
                     sim.clock.advance(float(body["advance"]))
                 elif "set" in body:
+                    _check_clock_target(float(body["set"]))
                     sim.clock.set(float(body["set"]))
                 elif body.get("reset"):
                     sim.clock.reset()
@@ -325,6 +327,15 @@ def _admin_routes(sim: Simulator) -> list[BaseRoute]:
         admin("/_sim/clients", clients, ["GET", "POST"]),
         admin("/_sim/profiles", profiles, ["GET", "POST"]),
     ]
+
+
+# Outside these, timestamps no longer convert to dates and every token request would fail.
+LATEST_CLOCK_TIME = 253402300799.0  # 9999-12-31T23:59:59Z
+
+
+def _check_clock_target(timestamp: float) -> None:
+    if not 0 <= timestamp <= LATEST_CLOCK_TIME:
+        raise AdminBadRequest(f"the clock must stay between Unix time 0 and {LATEST_CLOCK_TIME:.0f} (1970 to 9999)")
 
 
 def _client_from_json(body: dict[str, Any], sim: Simulator) -> ClientConfig:
