@@ -451,3 +451,27 @@ async def test_user_detail_match_on_client_and_token() -> None:
     assert await book.intercept_user_detail(callback(subject_token="abc", client_id="c1")) is None
     answer = await book.intercept_user_detail(callback(subject_token="abc", client_id="c2"))
     assert answer is not None and answer.status == 401
+
+
+# ------------------------------------------------------------------------------- in-process -------
+
+
+@pytest.mark.parametrize(("kind", "error"), [("reset", "ReadError"), ("empty", "RemoteProtocolError"),
+                                             ("truncated", "RemoteProtocolError"), ("random_bytes", "RemoteProtocolError")])
+async def test_in_process_connection_faults_raise_what_a_tcp_client_would(kind: str, error: str) -> None:
+    import httpx
+
+    from simulator.config import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Settings
+    from simulator.inprocess import build_in_process
+    from simulator.protocol import TOKEN_ENDPOINT_PATH
+
+    sim = build_in_process(Settings())
+    sim.simulator.faults.arm({"target": "token-endpoint", "times": 1, "connection": kind})
+    form = {"grant_type": CLIENT_CREDENTIALS_GRANT, "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET}
+    try:
+        async with sim.client() as client:
+            with pytest.raises(getattr(httpx, error)):
+                await client.post(TOKEN_ENDPOINT_PATH, data=form)
+            assert (await client.post(TOKEN_ENDPOINT_PATH, data=form)).status_code == 200
+    finally:
+        await sim.aclose()
