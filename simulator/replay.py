@@ -11,6 +11,7 @@ Results come out as a table (scenario, result, why) and, for CI, a JUnit XML fil
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -212,6 +213,7 @@ class TargetRunner:
         self.include_modeled = include_modeled
         self.transport = transport
         self.control: TargetControl | None = None
+        self._ssl: ssl.SSLContext | None = None  # built once: loading the CA store is the slow part of a client
 
     def values(self) -> dict[str, str]:
         from reference_impl.user_detail import DEMO_SUBJECT_TOKEN
@@ -224,7 +226,9 @@ class TargetRunner:
         }
 
     def _client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.target, timeout=TARGET_TIMEOUT, transport=self.transport)
+        if self._ssl is None:
+            self._ssl = ssl.create_default_context()
+        return httpx.AsyncClient(base_url=self.target, timeout=TARGET_TIMEOUT, transport=self.transport, verify=self._ssl)
 
     async def probe(self, http: httpx.AsyncClient) -> TargetControl:
         """The journal is what every controlled scenario needs, so it is what is probed."""

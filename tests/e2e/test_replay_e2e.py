@@ -1,0 +1,168 @@
+"""replay --target and record against real uvicorn servers on loopback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from simulator import cli
+from simulator.config import Settings
+from simulator.replay import ERROR, PASSED, SKIPPED, Credentials, TargetRunner, run_all
+from simulator.scenarios import load_scenario, load_scenarios, shipped_scenarios_dir
+from tests.servers import ServerThread, running_simulator
+
+pytestmark = pytest.mark.e2e
+
+TOKEN_URL = "/v2/auth/oauth2-token"
+EXCHANGE = {
+    "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange", "client_id": "demo-client", "client_secret": "demo-secret",
+    "subject_token": "demo-token-ada", "subject_token_type": "urn:ietf:params:oauth:token-type:access_token", "scope": "openid",
+}
+IN_PROCESS_ONLY = {"email_of_no_profile_configured", "rfc6749_dialect", "user_detail_called_with_bearer"}
+
+
+@pytest.fixture(autouse=True)
+def scenario_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+    if "simulator.cli_scenarios" not in cli.COMMAND_MODULES:
+        monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "simulator.cli_scenarios"))
+
+
+@pytest.fixture(scope="module")
+def simulator_url() -> Iterator[str]:
+    with running_simulator() as (server, _):
+        yield server.url
+
+
+async def form_of(request: Request) -> dict[str, str]:
+    return dict(parse_qsl((await request.body()).decode()))
+
+
+def bare_token_app() -> Starlette:
+    """A token endpoint with no /_sim admin API, like the real sandbox: checks only the required fields."""
+
+    async def token(request: Request) -> Response:
+        form = await form_of(request)
+        if any(not form.get(f) for f in ("grant_type", "client_id", "client_secret")):
+            return JSONResponse({"errorMessages": [{"errorCode": "API_VALIDATION_FAILED", "message": "required"}]}, status_code=400)
+        return JSONResponse({"access_token": "a.b.c", "token_type": "Bearer", "expires_in": 3600})
+
+    return Starlette(routes=[Route(TOKEN_URL, token, methods=["POST"])])
+
+
+async def test_the_whole_library_passes_against_a_running_simulator(simulator_url: str) -> None:
+    scenarios, _ = load_scenarios([shipped_scenarios_dir()])
+    results = await run_all(TargetRunner(simulator_url), scenarios)
+    assert [(r.name, r.why, r.details) for r in results if r.outcome not in (PASSED, SKIPPED)] == []
+    skipped = {r.name for r in results if r.outcome == SKIPPED}
+    assert skipped == IN_PROCESS_ONLY  # everything else is controllable through the admin API
+
+
+async def test_the_target_is_reset_after_each_scenario(simulator_url: str) -> None:
+    await run_all(TargetRunner(simulator_url), [load_scenario(shipped_scenarios_dir() / "spotnana_503.yaml")])
+    async with httpx.AsyncClient(base_url=simulator_url) as http:
+        assert (await http.get("/_sim/faults")).json()["faults"] == []
+
+
+async def test_a_target_without_the_admin_api_skips_what_it_cannot_control_and_runs_the_rest() -> None:
+    with ServerThread(bare_token_app()) as bare:
+        by_name = {s.name: s for s in load_scenarios([shipped_scenarios_dir()])[0]}
+        chosen = [by_name[n] for n in ("missing_client_id", "spotnana_503", "wrong_secret", "repeated_fields", "user_detail_custom_mapping")]
+        results = {r.name: r for r in await run_all(TargetRunner(bare.url), chosen)}
+    assert results["missing_client_id"].outcome == PASSED
+    assert results["spotnana_503"].outcome == SKIPPED
+    assert results["spotnana_503"].why == "needs fault rules, but the target has no simulator admin API (GET /_sim/journal answered 404)"
+    assert results["wrong_secret"].why.startswith("needs the journal, but")
+    assert results["user_detail_custom_mapping"].why.startswith("needs fault rules and a client patch, but")
+    assert results["repeated_fields"].why == "modeled outcome (Spotnana does not document it); --include-modeled runs it anyway"
+
+
+async def test_include_modeled_runs_modeled_scenarios_against_a_bare_target() -> None:
+    with ServerThread(bare_token_app()) as bare:
+        scenario = load_scenario(shipped_scenarios_dir() / "repeated_fields.yaml")
+        [result] = await run_all(TargetRunner(bare.url, include_modeled=True), [scenario])
+    assert result.outcome == "failed"  # the bare app accepts repeated fields: drift is reported, not hidden
+
+
+async def test_an_unreachable_target_is_an_error_per_scenario() -> None:
+    with ServerThread(bare_token_app()) as gone:
+        url = gone.url
+    [result] = await run_all(TargetRunner(url), [load_scenario(shipped_scenarios_dir() / "missing_scope.yaml")])
+    assert result.outcome == ERROR and "did not answer" in result.why
+
+
+async def test_credentials_from_flags_reach_the_target() -> None:
+    seen: list[str] = []
+
+    async def token(request: Request) -> Response:
+        form = await form_of(request)
+        seen.append(f"{form.get('client_id')}:{form.get('client_secret')}:{form.get('subject_token')}")
+        return JSONResponse({"access_token": "a.b.c", "refresh_token": "r", "token_type": "Bearer", "expires_in": 3600, "scope": "openid"})
+
+    with ServerThread(Starlette(routes=[Route(TOKEN_URL, token, methods=["POST"])])) as sandbox:
+        runner = TargetRunner(sandbox.url, Credentials("partner-id", "partner-secret", "user-token"))
+        [result] = await run_all(runner, [load_scenario(shipped_scenarios_dir() / "token_exchange_happy_path.yaml")])
+    assert result.outcome == PASSED
+    assert seen == ["partner-id:partner-secret:user-token"]
+
+
+async def test_an_admin_token_protected_target_needs_admin_token() -> None:
+    scenario = load_scenario(shipped_scenarios_dir() / "spotnana_503.yaml")
+    with running_simulator(Settings(admin_token="admin-token-1234")) as (server, _):
+        [refused] = await run_all(TargetRunner(server.url), [scenario])
+        [allowed] = await run_all(TargetRunner(server.url, admin_token="admin-token-1234"), [scenario])
+    assert refused.outcome == SKIPPED and "pass --admin-token" in refused.why
+    assert allowed.outcome == PASSED
+
+
+def test_cli_replay_against_a_target_writes_junit(simulator_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    junit = tmp_path / "j.xml"
+    files = [str(shipped_scenarios_dir() / f"{n}.yaml") for n in ("connection_reset", "user_detail_timeout", "rfc6749_dialect")]
+    assert cli.main(["replay", *files, "--target", simulator_url, "--junit", str(junit)]) == 0
+    assert "2 passed, 0 failed, 0 error, 1 skipped" in capsys.readouterr().out
+    assert 'skipped="1"' in junit.read_text()
+
+
+def test_record_then_replay_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "recorded.yaml"
+    with running_simulator() as (server, _):
+        with httpx.Client(base_url=server.url) as http:
+            http.post("/_sim/faults", json={"target": "token-endpoint", "times": 1, "after": 6, "response": {"status": 503}})
+            answers = [
+                http.post(TOKEN_URL, data=EXCHANGE),
+                http.post(TOKEN_URL, data={**EXCHANGE, "client_secret": "wrong-secret-9876"}),
+                http.post(TOKEN_URL, data={**EXCHANGE, "subject_token": "someone-elses-token"}),
+                http.post(TOKEN_URL, data={**EXCHANGE, "scope": ""}),
+                http.post(TOKEN_URL, json=EXCHANGE),
+                http.post(TOKEN_URL, data={"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": "demo-secret"}),
+                http.post(TOKEN_URL, data=EXCHANGE),
+            ]
+        assert [a.status_code for a in answers] == [200, 403, 401, 400, 400, 200, 503]
+        assert cli.main(["record", "--from", server.url, "--out", str(out)]) == 0
+    text = out.read_text()
+    for secret in ("demo-secret", "demo-token-ada", "wrong-secret-9876", "someone-elses-token"):
+        assert secret not in text
+    assert "${client_secret}" in text and "${subject_token}" in text
+    capsys.readouterr()
+    assert cli.main(["replay", str(out)]) == 0  # a fresh in-process simulator
+    assert "recorded  PASSED  7 steps as expected" in capsys.readouterr().out
+    with running_simulator() as (fresh, _):
+        assert cli.main(["replay", str(out), "--target", fresh.url]) == 0  # a fresh real simulator
+
+
+def test_record_refuses_to_overwrite_and_explains_a_missing_admin_api(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    existing = tmp_path / "x.yaml"
+    existing.write_text("keep me")
+    assert cli.main(["record", "--from", "http://127.0.0.1:9", "--out", str(existing)]) == 2
+    assert "pass --force" in capsys.readouterr().err
+    with ServerThread(bare_token_app()) as bare:
+        assert cli.main(["record", "--from", bare.url, "--out", str(tmp_path / "y.yaml")]) == 2
+    assert "has no simulator admin API (GET /_sim/journal answered 404)" in capsys.readouterr().err
+    assert existing.read_text() == "keep me"
