@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import base64
 import difflib
-import importlib.resources
+import importlib.util
 import json
 import re
 from dataclasses import dataclass, field, replace
@@ -250,11 +250,13 @@ def shipped_scenarios_dir() -> Path:
     if (checkout / SCHEMA_FILE).is_file():
         return checkout
     try:
-        packaged = Path(str(importlib.resources.files("simulator.scenarios_lib")))
+        spec = importlib.util.find_spec("simulator.scenarios_lib")
     except ModuleNotFoundError:
-        packaged = None
-    if packaged is not None and (packaged / SCHEMA_FILE).is_file():
-        return packaged
+        spec = None
+    # The folder is a data-only (namespace) package in the wheel: take its directory, not a module.
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(location) / SCHEMA_FILE).is_file():
+            return Path(location)
     raise FileNotFoundError(f"the shipped scenarios were not found (looked in {checkout} and simulator.scenarios_lib)")
 
 
