@@ -70,7 +70,7 @@ def spotnana_sim_server(spotnana_sim_settings: "Settings") -> Iterator["Simulato
     """The session's simulator server, started on first use."""
     from .testing import SimulatorServer
 
-    server = SimulatorServer.start(spotnana_sim_settings)
+    server = SimulatorServer.start_with(spotnana_sim_settings)
     yield server
     server.stop()
 
@@ -97,7 +97,7 @@ def spotnana_sim(request: pytest.FixtureRequest) -> Iterator["SimulatorHandle"]:
     if settings is not None:
         from .testing import SimulatorServer
 
-        with SimulatorServer.start(settings) as own:
+        with SimulatorServer.start_with(settings) as own:
             yield own.handle
         return
     server: SimulatorServer = request.getfixturevalue("spotnana_sim_server")

@@ -3,7 +3,7 @@
 The pytest plugin (``simulator.pytest_plugin``) wraps these as fixtures; any other test runner can
 use them directly::
 
-    with SimulatorServer.start(Settings()) as server:
+    with SimulatorServer.start_with(Settings()) as server:
         sim = server.handle
         ... point your backend at sim.token_url ...
         sim.assert_exchanges(email="ada@example.com", count=1)
@@ -245,44 +245,30 @@ class SimulatorHandle:
         return None
 
 
-class SimulatorServer:
-    """A simulator served by uvicorn in a daemon thread on a free 127.0.0.1 port."""
+class AppServer:
+    """Any ASGI app (yours: a user-detail API, a partner backend) under uvicorn in a daemon thread,
+    on a free port of ``host``; ``url`` answers once ``start()`` returns."""
 
-    def __init__(self, settings: Settings, *, host: str = "127.0.0.1") -> None:
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", sock: socket.socket | None = None) -> None:
         import uvicorn
 
-        from .app import create_app
-        from .runtime import build_simulator
-
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, 0))
-        self.sock.listen(256)
-        url = f"http://{host}:{self.sock.getsockname()[1]}"
-        simulator = build_simulator(settings, base_url=url)
-        app = create_app(simulator)
-        self.handle = SimulatorHandle(simulator, url, app)
+        self.sock = sock or _listening_socket(host)
+        self.url = f"http://{host}:{self.sock.getsockname()[1]}"
         self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not the main thread
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, name="spotnana-sim", daemon=True
         )
 
-    @classmethod
-    def start(cls, settings: Settings | None = None) -> "SimulatorServer":
-        server = cls(settings or Settings())
-        server.thread.start()
+    def start(self) -> "AppServer":
+        self.thread.start()
         deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not server.server.started:
-            if not server.thread.is_alive() or time.monotonic() > deadline:
-                server.stop()
-                raise RuntimeError("the simulator server did not start; see the log above")
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the server did not start; see the log above")
             time.sleep(0.005)
-        return server
-
-    @property
-    def url(self) -> str:
-        return self.handle.url
+        return self
 
     def stop(self) -> None:
         self.server.should_exit = True
@@ -290,11 +276,41 @@ class SimulatorServer:
             self.thread.join(timeout=STARTUP_TIMEOUT)
         self.sock.close()
 
-    def __enter__(self) -> "SimulatorServer":
-        return self
+    def __enter__(self) -> "AppServer":
+        return self.start() if not self.thread.is_alive() else self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _listening_socket(host: str) -> socket.socket:
+    """Bound before the app is built, so the simulator knows its own URL and no one takes the port."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    sock.listen(256)
+    return sock
+
+
+class SimulatorServer(AppServer):
+    """A simulator on a real loopback port; ``handle`` drives it."""
+
+    def __init__(self, settings: Settings, *, host: str = "127.0.0.1") -> None:
+        from .app import create_app
+        from .runtime import build_simulator
+
+        sock = _listening_socket(host)
+        url = f"http://{host}:{sock.getsockname()[1]}"
+        simulator = build_simulator(settings, base_url=url)
+        app = create_app(simulator)
+        super().__init__(app, host=host, sock=sock)
+        self.handle = SimulatorHandle(simulator, url, app)
+
+    @classmethod
+    def start_with(cls, settings: Settings | None = None) -> "SimulatorServer":
+        server = cls(settings or Settings())
+        server.start()
+        return server
 
 
 class InProcessHandle(SimulatorHandle):

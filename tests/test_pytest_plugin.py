@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reference_impl.user_detail import create_user_detail_app
+from simulator import testing
 
 from .servers import ServerThread
 
@@ -184,17 +185,21 @@ def test_in_process_fixture_faults_clients_and_user_detail(inner: pytest.Pyteste
         inner.runpytest().assert_outcomes(passed=3)
 
 
-def test_unused_plugin_starts_nothing(inner: pytest.Pytester) -> None:
+def test_unused_plugin_starts_nothing(inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(self: object) -> None:
+        raise AssertionError("a server was started though no test asked for one")
+
+    monkeypatch.setattr(testing.AppServer, "start", refuse)  # the inner session runs in this process
     inner.makepyfile(
         """
-        import threading
-
         def test_plain(request):
-            assert not [t for t in threading.enumerate() if t.name == "spotnana-sim"]
             assert "spotnana_sim_server" not in request.fixturenames
+
+        def test_other(tmp_path):
+            assert tmp_path.exists()
         """
     )
-    inner.runpytest().assert_outcomes(passed=1)
+    inner.runpytest().assert_outcomes(passed=2)
 
 
 @pytest.fixture
