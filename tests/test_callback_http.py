@@ -1,0 +1,247 @@
+"""The user-detail HTTP clients keep one contract, proven against a real loopback server.
+
+Every behaviour test runs against both ``HttpxUserDetailHttp`` and ``AiohttpUserDetailHttp``, so the
+two stay interchangeable. The server is a raw asyncio one on 127.0.0.1 so a test controls every byte:
+slow heads, slow bodies, resets, garbage, repeated headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from simulator.callback_http import AiohttpUserDetailHttp
+from simulator.identity import CallbackFailed, CallbackTimedOut, HttpxUserDetailHttp, UserDetailHttp
+
+CAP = 1024
+HEADERS = {"Authorization": "Bearer subject-token-123", "Accept": "application/json"}
+EMAIL_BODY = b'{"user": {"email": "ada@example.com"}}'
+
+
+def _answer(status: int, body: bytes, headers: list[tuple[str, str]] | None = None) -> bytes:
+    lines = [f"HTTP/1.1 {status} X", f"Content-Length: {len(body)}", "Content-Type: application/json"]
+    lines += [f"{name}: {value}" for name, value in headers or []]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+@dataclass
+class LoopbackServer:
+    """Answers by path; counts connections and records each request's path and headers."""
+
+    url: str = ""
+    connections: int = 0
+    requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                request_line, *header_lines = head.decode("latin-1").split("\r\n")
+                path = request_line.split(" ")[1]
+                headers = {}
+                for line in header_lines:
+                    if line:
+                        name, _, value = line.partition(":")
+                        headers[name.strip().lower()] = value.strip()
+                self.requests.append((path, headers))
+                if not await self.respond(path, writer):
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def respond(self, path: str, writer: asyncio.StreamWriter) -> bool:
+        """Write the answer for ``path``; False closes the connection."""
+        if path == "/ok":
+            writer.write(_answer(200, EMAIL_BODY, [("Set-Cookie", "session=abc; Path=/")]))
+        elif path == "/redirect":
+            writer.write(_answer(302, b"", [("Location", "/ok")]))
+        elif path == "/server-error":
+            writer.write(_answer(503, b'{"oops": true}'))
+        elif path == "/big":
+            writer.write(_answer(200, b"x" * (CAP + 100)))
+        elif path == "/exact":
+            writer.write(_answer(200, b"y" * CAP))
+        elif path == "/big-chunked":
+            chunk = b"z" * 600
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for _ in range(3):
+                writer.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            writer.write(b"0\r\n\r\n")
+        elif path == "/headers":
+            writer.write(_answer(200, b"{}", [("X-Dup", "a"), ("X-Dup", "b"), ("X-Mixed-CASE", "v")]))
+        elif path == "/never":
+            await asyncio.sleep(30)  # the client's timeout ends the wait long before
+            return False
+        elif path == "/slow-body":
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{")
+            await writer.drain()
+            await asyncio.sleep(30)
+            return False
+        elif path == "/reset":
+            return False  # close without a byte of answer
+        elif path == "/garbage":
+            writer.write(b"this is not HTTP at all\r\n\r\n")
+            await writer.drain()
+            return False
+        else:
+            writer.write(_answer(404, b"{}"))
+        await writer.drain()
+        return True
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[LoopbackServer]:
+    state = LoopbackServer()
+    listener = await asyncio.start_server(state.handle, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    state.url = f"http://127.0.0.1:{port}"
+    async with listener:
+        yield state
+        listener.close()
+
+
+def _httpx() -> tuple[UserDetailHttp, Callable[[], Awaitable[None]]]:
+    client = httpx.AsyncClient(follow_redirects=False)
+    return HttpxUserDetailHttp(client), client.aclose
+
+
+def _aiohttp() -> tuple[UserDetailHttp, Callable[[], Awaitable[None]]]:
+    http = AiohttpUserDetailHttp()
+    return http, http.aclose
+
+
+@pytest.fixture(params=[_httpx, _aiohttp], ids=["httpx", "aiohttp"])
+async def http(request: pytest.FixtureRequest) -> AsyncIterator[UserDetailHttp]:
+    client, close = request.param()
+    yield client
+    await close()
+
+
+async def get(http: UserDetailHttp, url: str, *, timeout: float = 5.0) -> Any:
+    return await http.get(url, HEADERS, timeout, CAP)
+
+
+async def test_answer_and_request_headers_arrive(http: UserDetailHttp, server: LoopbackServer) -> None:
+    response = await get(http, server.url + "/ok")
+    assert response.status == 200
+    assert response.body == EMAIL_BODY
+    assert response.truncated is False
+    assert response.headers["content-type"] == "application/json"
+    path, sent = server.requests[0]
+    assert path == "/ok"
+    assert sent["authorization"] == "Bearer subject-token-123"
+    assert sent["accept"] == "application/json"
+
+
+async def test_redirect_is_returned_not_followed(http: UserDetailHttp, server: LoopbackServer) -> None:
+    response = await get(http, server.url + "/redirect")
+    assert response.status == 302
+    assert response.headers["location"] == "/ok"
+    assert [path for path, _ in server.requests] == ["/redirect"]
+
+
+async def test_error_status_is_an_answer_not_an_exception(http: UserDetailHttp, server: LoopbackServer) -> None:
+    response = await get(http, server.url + "/server-error")
+    assert (response.status, response.body) == (503, b'{"oops": true}')
+
+
+@pytest.mark.parametrize("path", ["/big", "/big-chunked"])
+async def test_body_over_the_cap_is_cut_and_flagged(http: UserDetailHttp, server: LoopbackServer, path: str) -> None:
+    response = await get(http, server.url + path)
+    assert response.truncated is True
+    assert len(response.body) == CAP
+    # The connection holding the unread rest is not reused in a broken state: the next call works.
+    follow_up = await get(http, server.url + "/ok")
+    assert follow_up.body == EMAIL_BODY
+
+
+async def test_body_exactly_at_the_cap_is_whole(http: UserDetailHttp, server: LoopbackServer) -> None:
+    response = await get(http, server.url + "/exact")
+    assert response.truncated is False
+    assert response.body == b"y" * CAP
+
+
+async def test_header_names_lowered_and_repeats_joined(http: UserDetailHttp, server: LoopbackServer) -> None:
+    response = await get(http, server.url + "/headers")
+    assert response.headers["x-dup"] == "a, b"
+    assert response.headers["x-mixed-case"] == "v"
+    assert all(name == name.lower() for name in response.headers)
+
+
+async def test_connections_are_kept_alive_and_reused(http: UserDetailHttp, server: LoopbackServer) -> None:
+    for _ in range(3):
+        assert (await get(http, server.url + "/ok")).status == 200
+    assert server.connections == 1
+
+
+async def test_no_answer_within_the_timeout(http: UserDetailHttp, server: LoopbackServer) -> None:
+    with pytest.raises(CallbackTimedOut, match="no answer within 0.2 s"):
+        await get(http, server.url + "/never", timeout=0.2)
+
+
+async def test_the_timeout_covers_a_body_that_never_ends(http: UserDetailHttp, server: LoopbackServer) -> None:
+    with pytest.raises(CallbackTimedOut):
+        await get(http, server.url + "/slow-body", timeout=0.2)
+
+
+@pytest.mark.parametrize("path", ["/reset", "/garbage"])
+async def test_no_http_answer_is_a_failure_not_a_timeout(http: UserDetailHttp, server: LoopbackServer, path: str) -> None:
+    with pytest.raises(CallbackFailed) as caught:
+        await get(http, server.url + path)
+    assert not isinstance(caught.value, CallbackTimedOut)
+    assert caught.value.kind == "unreachable"
+
+
+async def test_refused_connection_is_a_failure(http: UserDetailHttp) -> None:
+    listener = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    listener.close()
+    await listener.wait_closed()  # the port is free again: connecting is refused
+    with pytest.raises(CallbackFailed) as caught:
+        await get(http, f"http://127.0.0.1:{port}/v1/user-detail")
+    assert not isinstance(caught.value, CallbackTimedOut)
+
+
+@pytest.mark.parametrize("url", ["http://", "not a url", "ftp://127.0.0.1/x"])
+async def test_unusable_url_is_a_failure(http: UserDetailHttp, url: str) -> None:
+    with pytest.raises(CallbackFailed) as caught:
+        await get(http, url)
+    assert not isinstance(caught.value, CallbackTimedOut)
+
+
+async def test_subject_token_never_in_the_failure_message(http: UserDetailHttp, server: LoopbackServer) -> None:
+    for path in ("/reset", "/garbage"):
+        with pytest.raises(CallbackFailed) as caught:
+            await get(http, server.url + path)
+        assert "subject-token-123" not in str(caught.value)
+
+
+# ---------------------------------------------------------------- aiohttp only
+
+
+async def test_aiohttp_keeps_no_cookies_between_users(server: LoopbackServer) -> None:
+    http = AiohttpUserDetailHttp()
+    try:
+        await get(http, server.url + "/ok")  # answers with Set-Cookie
+        await get(http, server.url + "/ok")
+    finally:
+        await http.aclose()
+    assert "cookie" not in server.requests[1][1]
+
+
+async def test_aiohttp_session_closes_and_comes_back(server: LoopbackServer) -> None:
+    http = AiohttpUserDetailHttp()
+    await get(http, server.url + "/ok")
+    await http.aclose()
+    await http.aclose()  # closing twice is harmless
+    assert (await get(http, server.url + "/ok")).status == 200  # a closed session is replaced on next use
+    await http.aclose()
+    assert server.connections == 2
