@@ -346,6 +346,12 @@ class _Loader:
     def faults(self, value: Any) -> tuple[dict[str, Any], ...]:
         if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
             raise self.fail("faults", f"must be an array of tables ([[faults]]), got {_shown(value)}")
+        from .fault_rules import FaultRuleError, check_rules  # late import: fault_rules imports config
+
+        try:
+            check_rules(value)
+        except FaultRuleError as exc:
+            raise ConfigError(exc.path, exc.problem, self.source) from None
         return tuple(value)
 
 

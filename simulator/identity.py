@@ -19,7 +19,7 @@ from typing import Any, Awaitable, Callable, Mapping, Protocol
 
 import httpx
 
-from .config import ClientConfig
+from .config import DEFAULT_EMAIL_FIELD, ClientConfig
 from .errors import (
     SimulatorError,
     SubjectTokenRejected,
@@ -88,6 +88,7 @@ class CallbackContext:
     subject_token: str
     url: str
     timeout: float
+    email_field: str = DEFAULT_EMAIL_FIELD  # so a fault's {"email": ...} answer lands where this client reads
     record: CallbackRecord = field(init=False)
 
     def __post_init__(self) -> None:
@@ -168,7 +169,10 @@ class UserDetailVerifier:
         self.monotonic = monotonic
 
     async def email_for(self, client: ClientConfig, url: str, subject_token: str, records: list[CallbackRecord]) -> str:
-        context = CallbackContext(client_id=client.client_id, subject_token=subject_token, url=url, timeout=client.timeout)
+        context = CallbackContext(
+            client_id=client.client_id, subject_token=subject_token, url=url,
+            timeout=client.timeout, email_field=client.email_field,
+        )
         records.append(context.record)
         started = self.monotonic()
         try:

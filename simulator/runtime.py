@@ -101,7 +101,7 @@ def build_simulator(
     clients = ClientRegistry(settings.effective_clients())
     profiles = ProfileDirectory(default_profiles(settings))
     journal = Journal(settings.journal_size)
-    faults = FaultBook(settings.faults)
+    faults = FaultBook(settings.faults, sleep=sleep)
     verifier = UserDetailVerifier(http, interceptor=faults.intercept_user_detail)
     endpoint = TokenEndpoint(
         clients=clients,

@@ -69,7 +69,7 @@ secret = "batch-secret"
 
 [[faults]]
 target = "token-endpoint"
-status = 503
+response = {{ status = 503 }}
 times = 2
 """
 
@@ -126,7 +126,7 @@ def test_full_file_loads_every_value(tmp_path: Path) -> None:
         ),
         ClientConfig("batch", "batch-secret"),
     )
-    assert settings.faults == ({"target": "token-endpoint", "status": 503, "times": 2},)
+    assert settings.faults == ({"target": "token-endpoint", "response": {"status": 503}, "times": 2},)
     assert type(settings.faults[0]) is dict  # the faults module gets plain dicts
 
 
@@ -529,3 +529,11 @@ def test_profiles_on_the_command_line_replace_the_file(tmp_path: Path) -> None:
     assert settings.profiles == ("zed@example.com",)
     assert apply_overrides(file_settings(tmp_path)).profiles == ("ada@example.com", "grace@example.com")
     assert apply_overrides(Settings(), profiles=["a@b.c"]).profiles == ("a@b.c",)
+
+
+def test_a_bad_fault_rule_names_the_file_and_the_path(tmp_path: Path) -> None:
+    path = tmp_path / "sim.toml"
+    path.write_text('[[faults]]\ntarget = "token-endpoint"\ntimes = "sometimes"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert str(caught.value).startswith(f"{path}: faults[0].times: ")
