@@ -179,7 +179,7 @@ class SimulatorMachine(RuleBasedStateMachine):
         assert response.status_code == 200, response.text
         self.model.offset = timestamp - time.time()
 
-    @rule(value=st.sampled_from([1e300, -1e300, -1.0, 1e13]), how=st.sampled_from(["set", "advance"]))
+    @rule(value=st.sampled_from([1e300, -1e300, 1e13, -1e13]), how=st.sampled_from(["set", "advance"]))
     def clock_out_of_range_is_refused(self, value: float, how: str) -> None:
         response = self.call("POST", "/_sim/clock", json={how: value})
         assert response.status_code == 400, response.text
@@ -230,5 +230,5 @@ class SimulatorMachine(RuleBasedStateMachine):
                 assert kid not in self.model.kids
 
 
-SimulatorMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=25, deadline=None)
+SimulatorMachine.TestCase.settings = settings(max_examples=30, stateful_step_count=25, deadline=None)
 test_simulator_state = SimulatorMachine.TestCase
