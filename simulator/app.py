@@ -110,6 +110,7 @@ class TokenRoute:
             content_type=request.headers.get("content-type"),
             body=body,
             body_too_large=too_large,
+            query=scope.get("query_string", b"").decode("latin-1"),
         )
         outcome = await self.simulator.endpoint.handle(incoming)
         _log_outcome(outcome)
@@ -285,7 +286,7 @@ def _admin_routes(sim: Simulator) -> list[BaseRoute]:
                 elif "set" in body:
                     _check_clock_target(float(body["set"]))
                     sim.clock.set(float(body["set"]))
-                elif body.get("reset"):
+                elif body.get("reset") is True:  # exactly true, as documented
                     sim.clock.reset()
                 else:
                     raise AdminBadRequest('send {"advance": seconds}, {"set": unix_time} or {"reset": true}')

@@ -30,7 +30,7 @@ from .errors import DIALECTS
 from .protocol import ACCESS_TOKEN_TYPE, OPENID_SCOPE, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
 
 # Subcommands that live in their own modules; each exposes register(subparsers).
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("simulator.cli_check", "simulator.cli_scenarios")
 
 EXIT_USAGE = 2
 

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
+from urllib.parse import parse_qs
 
 from .clients import ClientRegistry
 from .clock import Clock
@@ -52,6 +53,7 @@ class IncomingRequest:
     body: bytes
     path: str = TOKEN_ENDPOINT_PATH
     body_too_large: bool = False  # the web layer stopped reading at its cap
+    query: str = ""  # recorded so a grader can see secrets sent in the URL
 
 
 @dataclass
@@ -104,6 +106,7 @@ class TokenEndpoint:
             "client_id": None,
             "grant_type": None,
             "form": {},
+            "query_fields": redact_fields(parse_qs(request.query, keep_blank_values=True)) if request.query else {},
             "user_detail_calls": [],
             "fault_id": None,
         }
@@ -121,6 +124,8 @@ class TokenEndpoint:
         if outcome.connection_fault:
             entry["connection_fault"] = outcome.connection_fault
         entry["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        # Kept so a client grader can tell whether a retry came before the server said it might.
+        entry["retry_after"] = next((v for k, v in outcome.headers.items() if k.lower() == "retry-after"), None)
         outcome.entry = self.journal.record(entry)
         return outcome
 
