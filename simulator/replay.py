@@ -25,13 +25,12 @@ from .faults import FaultRuleError
 from .identity import UserDetailHttp, UserDetailResponse
 from .inprocess import build_in_process
 from .tokens import KeySet
+from .scenario_checks import Observed, check_step
 from .scenarios import (
     MODELED,
     BuiltRequest,
-    Observed,
     Scenario,
     ScenarioError,
-    check_step,
     placeholder_values,
     settings_for,
     substitute_all,

@@ -12,13 +12,12 @@ import pytest
 
 from simulator.record import WRONG_SECRET, render, scenario_from_journal
 from simulator.redaction import redact
+from simulator.scenario_checks import Observed, check_step
 from simulator.scenarios import (
     PLACEHOLDERS,
     Expectation,
-    Observed,
     ScenarioError,
     UserDetailExpectation,
-    check_step,
     load_scenario,
     load_scenarios,
     parse_scenario,
