@@ -73,10 +73,14 @@ def run_load(
     return _run_builtin(command, cpu)
 
 
-def run_count(url: str, body: str, *, concurrency: int, requests: int, cpu: int | None) -> LoadResult:
-    """Exactly ``requests`` requests (the built-in driver: wrk only knows durations)."""
+def run_count(
+    url: str, body: str, *, concurrency: int, requests: int, cpu: int | None, max_seconds: float | None = None
+) -> LoadResult:
+    """``requests`` requests, or fewer if ``max_seconds`` pass first (the built-in driver: wrk only knows durations)."""
     command = [sys.executable, "-m", "bench.load", "--url", url, "--body", body,
                "--concurrency", str(concurrency), "--requests", str(requests)]
+    if max_seconds is not None:
+        command += ["--max-seconds", str(max_seconds)]
     return _run_builtin(command, cpu)
 
 
@@ -227,9 +231,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--duration", type=float, help="seconds to run")
     group.add_argument("--requests", type=int, help="how many requests to send in all")
+    parser.add_argument("--max-seconds", type=float, help="with --requests: stop after this long even if not all were sent")
     args = parser.parse_args(argv)
     _install_fast_loop()
-    result = asyncio.run(_drive(args.url, args.body, args.concurrency, args.duration, args.requests))
+    duration = args.duration if args.duration is not None else args.max_seconds
+    result = asyncio.run(_drive(args.url, args.body, args.concurrency, duration, args.requests))
     print(json.dumps(result))
     return 0
 

@@ -135,14 +135,15 @@ def measure_startup(config: Path, log_dir: Path, attempts: int) -> tuple[list[fl
     return times, server
 
 
-def measure_memory(server: ServerProcess, warmup: int, total: int) -> dict[str, Any]:
+def measure_memory(server: ServerProcess, warmup: int, total: int, max_seconds: float) -> dict[str, Any]:
+    """RSS after ``warmup`` exchanges, then after ``total`` more (or as many as ``max_seconds`` allow)."""
     url = server.url + TOKEN_PATH
-    run_count(url, EXCHANGE_FORM, concurrency=16, requests=warmup, cpu=LOAD_CPU)
+    warmed = run_count(url, EXCHANGE_FORM, concurrency=16, requests=warmup, cpu=LOAD_CPU, max_seconds=max_seconds / 4)
     after_warmup = server.rss_kib()
-    result = run_count(url, EXCHANGE_FORM, concurrency=16, requests=total, cpu=LOAD_CPU)
+    result = run_count(url, EXCHANGE_FORM, concurrency=16, requests=total, cpu=LOAD_CPU, max_seconds=max_seconds)
     after = server.rss_kib()
     return {
-        "warmup_exchanges": warmup,
+        "warmup_exchanges": warmed.requests,
         "exchanges": result.requests,
         "errors": result.errors,
         "rss_after_warmup_kib": after_warmup,
@@ -249,13 +250,16 @@ def format_table(report: dict[str, Any]) -> str:
     if "startup_ms" in report:
         s = report["startup_ms"]
         lines.append(f"- `serve` start to first exchange: {s['median']:.0f} ms (median of {len(s['runs'])})")
+    if "peer_startup_ms" in report:
+        lines.append(f"- oauth2-mock-server start to first token: {report['peer_startup_ms']['median']:.0f} ms")
     if "in_process" in report:
         p = report["in_process"]
         lines.append(f"- in-process fixture: imports {p['import_ms']:.0f} ms, then build + first exchange {p['first_exchange_ms']:.0f} ms")
     if "memory" in report:
         m = report["memory"]
         lines.append(
-            f"- RSS after warm-up {m['rss_after_warmup_kib'] / 1024:.1f} MiB, after {m['exchanges']:,} more exchanges "
+            f"- RSS after {m['warmup_exchanges']:,} warm-up exchanges {m['rss_after_warmup_kib'] / 1024:.1f} MiB, "
+            f"after {m['exchanges']:,} more "
             f"{m['rss_after_kib'] / 1024:.1f} MiB ({m['growth_kib'] / 1024:+.1f} MiB)"
         )
     lines.append("")
@@ -288,7 +292,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--shapes", default="exchange,client_credentials,floor,exchange_es256",
                         help="comma-separated subset of shapes to run")
     parser.add_argument("--skip-extras", action="store_true", help="skip start-up, in-process and memory measurements")
-    parser.add_argument("--memory-exchanges", type=int, default=20_000)
+    parser.add_argument("--memory-exchanges", type=int, default=20_000, help="exchanges between the two RSS readings")
+    parser.add_argument("--memory-seconds", type=float, default=60.0,
+                        help="stop the memory phase after this long, with fewer exchanges if need be (default 60)")
     args = parser.parse_args(argv)
 
     use_wrk = wrk_available() and not args.builtin
@@ -359,8 +365,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             servers.append(server)
             extra["startup_ms"] = {"median": round(statistics.median(startup), 1), "runs": [round(t, 1) for t in startup]}
             print(f"start-up to first exchange: {', '.join(f'{t:.0f}' for t in startup)} ms", flush=True)
-            extra["memory"] = measure_memory(server, warmup=2_000, total=args.memory_exchanges)
+            extra["memory"] = measure_memory(server, warmup=2_000, total=args.memory_exchanges,
+                                             max_seconds=args.memory_seconds)
             print(f"memory: {json.dumps(extra['memory'])}", flush=True)
+            if args.peers:
+                from .peers import measure_peer_startup
+
+                peer_times = measure_peer_startup(log_dir, cpu=SERVER_CPU, attempts=3)
+                extra["peer_startup_ms"] = {"median": round(statistics.median(peer_times), 1),
+                                            "runs": [round(t, 1) for t in peer_times]}
+                print(f"oauth2-mock-server start-up to first token: {', '.join(f'{t:.0f}' for t in peer_times)} ms", flush=True)
             extra["in_process"] = measure_in_process()
             print(f"in-process: {json.dumps(extra['in_process'])}", flush=True)
     finally:
