@@ -281,11 +281,11 @@ def _admin_routes(sim: Simulator) -> list[BaseRoute]:
             body = await _json_body(request)
             try:
                 if "advance" in body:
-                    _check_clock_target(sim.clock.now() + float(body["advance"]))
-                    sim.clock.advance(float(body["advance"]))
+                    _check_clock_target(sim.clock.now() + _number(body["advance"]))
+                    sim.clock.advance(_number(body["advance"]))
                 elif "set" in body:
-                    _check_clock_target(float(body["set"]))
-                    sim.clock.set(float(body["set"]))
+                    _check_clock_target(_number(body["set"]))
+                    sim.clock.set(_number(body["set"]))
                 elif body.get("reset") is True:  # exactly true, as documented
                     sim.clock.reset()
                 else:
@@ -332,6 +332,13 @@ def _admin_routes(sim: Simulator) -> list[BaseRoute]:
 
 # Outside these, timestamps no longer convert to dates and every token request would fail.
 LATEST_CLOCK_TIME = 253402300799.0  # 9999-12-31T23:59:59Z
+
+
+def _number(value: Any) -> float:
+    """A JSON number; float() alone would take true, false and numeric strings."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"expected a number, got {type(value).__name__}")
+    return float(value)
 
 
 def _check_clock_target(timestamp: float) -> None:

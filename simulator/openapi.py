@@ -26,6 +26,7 @@ from .protocol import (
 )
 
 OPENAPI_PATH = "/openapi.json"
+LATEST_CLOCK_TIME = 253402300799  # 9999-12-31T23:59:59Z: the admin clock refuses later times (app.py)
 OPENAPI_VERSION = "3.1.0"
 
 # Rows of the error table a POST to the token endpoint never answers with (router, admin API, other methods).
@@ -55,35 +56,47 @@ _NO_STORE_HEADERS: Schema = {
 }
 
 
-def _token_request_schema() -> Schema:
+def _token_request_schemas() -> Schema:
+    """One schema per grant: token exchange requires three more fields than client credentials."""
+
     def text(name: str, description: str) -> Schema:
         limit = MAX_FIELD_LENGTH.get(name, DEFAULT_MAX_FIELD_LENGTH)
         return {"type": "string", "minLength": 1, "maxLength": limit, "description": description}
 
+    common = {
+        "client_id": text("client_id", "the API client's id"),
+        "client_secret": text("client_secret", "the API client's secret (never echoed whole anywhere)"),
+        "audience": text("audience", "optional; becomes the access token's `aud` claim"),
+    }
+    note = "Each field must appear exactly once and be non-empty; fields the grant does not use are ignored."
     return {
-        "type": "object",
-        "required": ["grant_type", "client_id", "client_secret"],  # Spotnana's schema (S6)
-        "properties": {
-            "grant_type": {"type": "string", "enum": list(SUPPORTED_GRANTS)},
-            "client_id": text("client_id", "the API client's id"),
-            "client_secret": text("client_secret", "the API client's secret (never echoed whole anywhere)"),
-            "subject_token": text("subject_token", f"token exchange only: the partner's user token, sent as "
-                                  "`Authorization: Bearer` to the client's user-detail API"),
-            "subject_token_type": {"type": "string", "enum": [ACCESS_TOKEN_TYPE], "description": "token exchange only"},
-            "scope": {"type": "string", "enum": [OPENID_SCOPE], "description": "token exchange only"},
-            "audience": text("audience", "optional; becomes the access token's `aud` claim"),
+        "TokenExchangeRequest": {
+            "type": "object",
+            "description": note,
+            "required": ["grant_type", "client_id", "client_secret", "subject_token", "subject_token_type", "scope"],
+            "properties": {
+                "grant_type": {"type": "string", "const": TOKEN_EXCHANGE_GRANT},
+                **common,
+                "subject_token": text("subject_token", "the partner's user token, sent as `Authorization: Bearer` "
+                                      "to the client's user-detail API"),
+                "subject_token_type": {"type": "string", "const": ACCESS_TOKEN_TYPE},
+                "scope": {"type": "string", "const": OPENID_SCOPE},
+            },
         },
-        "description": (
-            "Every field the grant uses must appear exactly once and be non-empty; fields the grant does not "
-            "use are ignored. Token exchange also requires `subject_token`, `subject_token_type` and `scope`."
-        ),
+        "ClientCredentialsRequest": {
+            "type": "object",
+            "description": note,
+            "required": ["grant_type", "client_id", "client_secret"],  # Spotnana's schema (S6)
+            "properties": {"grant_type": {"type": "string", "const": CLIENT_CREDENTIALS_GRANT}, **common},
+        },
+        "TokenRequest": {"oneOf": [_ref("TokenExchangeRequest"), _ref("ClientCredentialsRequest")]},
     }
 
 
 def _schemas() -> Schema:
     token = {"type": "string", "minLength": 1}
     return {
-        "TokenRequest": _token_request_schema(),
+        **_token_request_schemas(),
         "TokenExchangeResponse": {
             "type": "object",
             "required": ["access_token", "refresh_token", "token_type", "expires_in", "scope"],
@@ -206,14 +219,14 @@ def _schemas() -> Schema:
             "properties": {"now": {"type": "number"}, "offset": {"type": "number"}},
         },
         "ClockChange": {
-            "oneOf": [
-                {"type": "object", "required": ["advance"], "properties": {"advance": {"type": "number"}},
-                 "additionalProperties": False},
-                {"type": "object", "required": ["set"], "properties": {"set": {"type": "number"}},
-                 "additionalProperties": False},
-                {"type": "object", "required": ["reset"], "properties": {"reset": {"const": True}},
-                 "additionalProperties": False},
-            ]
+            "description": ("one of advance, set or reset (checked in that order; other keys are ignored); "
+                            "the resulting time must stay between Unix 0 and 9999-12-31, else 400"),
+            "anyOf": [
+                {"type": "object", "required": ["advance"], "properties": {"advance": {"type": "number"}}},
+                {"type": "object", "required": ["set"],
+                 "properties": {"set": {"type": "number", "minimum": 0, "maximum": LATEST_CLOCK_TIME}}},
+                {"type": "object", "required": ["reset"], "properties": {"reset": {"const": True}}},
+            ],
         },
         "Client": {
             "type": "object",
@@ -288,7 +301,7 @@ def _admin_operation(summary: str, ok: Schema, table: ErrorTable, dialects: tupl
         "responses": {status: _json(ok, "done"), **_error_responses(table, dialects, frozenset(keys), False)},
     }
     if body is not None:
-        operation["requestBody"] = {"required": False, "content": {"application/json": {"schema": body}}}
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     return operation
 
 
