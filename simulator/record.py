@@ -20,6 +20,7 @@ from typing import Any, Mapping, Sequence
 import httpx
 import yaml
 
+from .exchange import MAX_BODY_BYTES
 from .protocol import FORM_CONTENT_TYPE
 
 # The rule fields of the fault contract (issue 3); anything else in a listed rule is bookkeeping.
@@ -140,7 +141,10 @@ def _step(entry: Mapping[str, Any], main_client: str | None) -> tuple[dict[str, 
         request["method"] = entry["method"]
     content_type = entry.get("content_type")
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    if media_type != FORM_CONTENT_TYPE or request.get("method"):
+    if entry.get("status") == 413:
+        # Only the size mattered; any body just over the cap is refused the same way.
+        request.update(content_type=FORM_CONTENT_TYPE, body="padding=" + "x" * MAX_BODY_BYTES)
+    elif media_type != FORM_CONTENT_TYPE or request.get("method"):
         # The journal keeps no body that was not a form; an empty body fails the same way.
         request["content_type"] = content_type
         request["body"] = ""

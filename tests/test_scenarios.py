@@ -279,3 +279,10 @@ def test_recording_copies_fired_fault_rules_and_notes_lost_ones() -> None:
     document, notes = scenario_from_journal(entries, rules, name="x", source_url="u")
     assert document["faults"] == [{"target": "token-endpoint", "times": 1, "response": {"status": 503}}]
     assert notes == ["steps[1]: fault rule gone fired but is no longer armed at the source, so it is not in this file"]
+
+
+def test_recording_an_oversized_request_replays_as_oversized() -> None:
+    too_big = entry(1, {}, 413, "PAYLOAD_TOO_LARGE")
+    document, _ = scenario_from_journal([too_big], [], name="big", source_url="u")
+    scenario = parse_scenario(render(document, []), "big.yaml")
+    assert len(scenario.steps[0].request.build(VALUES).body) > 16 * 1024
