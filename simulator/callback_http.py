@@ -41,6 +41,8 @@ class AiohttpUserDetailHttp:
         loop = asyncio.get_running_loop()
         if self._session is None or self._loop is not loop or self._session.closed:
             # A session is bound to the loop that made it; a new loop (a restarted test server) gets a new one.
+            if self._session is not None and self._loop is not loop:
+                _discard(self._session)
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0),
                 cookie_jar=aiohttp.DummyCookieJar(),
@@ -77,9 +79,29 @@ class AiohttpUserDetailHttp:
         return UserDetailResponse(status=status, headers=answer_headers, body=bytes(body), truncated=truncated)
 
     async def aclose(self) -> None:
-        session, self._session, self._loop = self._session, None, None
-        if session is not None and not session.closed:
+        session, loop = self._session, self._loop
+        self._session = self._loop = None
+        if session is None or session.closed:
+            return
+        if loop is asyncio.get_running_loop():
             await session.close()
+        else:
+            _discard(session)
+
+
+def _discard(session: aiohttp.ClientSession) -> None:
+    """Close a session from outside its own loop, which may be closed already.
+
+    Its transports can only be closed by their loop; marking the connector closed is what is left to
+    do, and it keeps aiohttp from warning about an unclosed session when the object is collected.
+    """
+    connector = session.connector
+    if connector is None or connector.closed:
+        return
+    try:
+        connector._close()  # the synchronous half of close(): no awaitable left behind un-awaited
+    except (AttributeError, RuntimeError):  # another aiohttp version, or a loop that is already gone
+        pass
 
 
 def _lowered(items: Iterable[tuple[str, str]]) -> dict[str, str]:

@@ -245,3 +245,29 @@ async def test_aiohttp_session_closes_and_comes_back(server: LoopbackServer) -> 
     assert (await get(http, server.url + "/ok")).status == 200  # a closed session is replaced on next use
     await http.aclose()
     assert server.connections == 2
+
+
+async def test_aiohttp_session_from_a_finished_loop_is_let_go_quietly(server: LoopbackServer) -> None:
+    """A simulator served by one loop (a test server thread) and closed from another must not warn."""
+    import threading
+
+    http = AiohttpUserDetailHttp()
+    other_server_url: list[str] = []
+
+    def serve_and_call_in_another_loop() -> None:
+        async def run() -> None:
+            listener = await asyncio.start_server(LoopbackServer().handle, "127.0.0.1", 0)
+            port = listener.sockets[0].getsockname()[1]
+            other_server_url.append(f"http://127.0.0.1:{port}")
+            async with listener:
+                assert (await get(http, f"http://127.0.0.1:{port}/ok")).status == 200
+
+        asyncio.run(run())
+
+    thread = threading.Thread(target=serve_and_call_in_another_loop)
+    thread.start()
+    thread.join()
+    assert other_server_url
+    assert (await get(http, server.url + "/ok")).status == 200  # this loop gets its own session
+    await http.aclose()
+    await http.aclose()
