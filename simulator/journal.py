@@ -1,35 +1,59 @@
 """A bounded, redacted record of every token-endpoint request and what came of it.
 
 Entries are plain dicts (JSON-ready) built by the exchange; this module only keeps them. Appending
-is O(1); when full, the oldest entry drops and ``dropped`` counts it so no loss is silent.
+is O(1); when full, the oldest entry drops and ``dropped`` counts it so no loss is silent. "Full" is
+either bound: ``max_entries`` entries, or ``max_bytes`` of entries measured as compact JSON (a request
+may carry up to 16 KiB of non-secret form values, so the entry count alone does not bound memory).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from collections import deque
 from typing import Any, Iterable
 
 DEFAULT_MAX_ENTRIES = 1000
+DEFAULT_MAX_BYTES = 8 * 1024 * 1024
+
+
+def entry_size(entry: dict[str, Any]) -> int:
+    """Bytes of the entry as compact JSON: what it costs to keep and to serve."""
+    return len(json.dumps(entry, separators=(",", ":"), default=str).encode())
 
 
 class Journal:
-    def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
+    def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         if max_entries < 1:
             raise ValueError("the journal must hold at least one entry")
+        if max_bytes < 1:
+            raise ValueError("the journal must hold at least one byte")
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()  # the pytest plugin reads it from another thread
-        self._entries: deque[dict[str, Any]] = deque(maxlen=max_entries)
+        self._entries: deque[dict[str, Any]] = deque()
+        self._sizes: deque[int] = deque()
+        self._bytes = 0
         self._ids = itertools.count(1)
         self.dropped = 0
 
+    @property
+    def bytes(self) -> int:
+        return self._bytes
+
     def record(self, entry: dict[str, Any]) -> dict[str, Any]:
+        size = entry_size(entry) + 16  # + the id added below
         with self._lock:
             entry["id"] = next(self._ids)
-            if len(self._entries) == self.max_entries:
-                self.dropped += 1
             self._entries.append(entry)
+            self._sizes.append(size)
+            self._bytes += size
+            # The newest entry always stays, even alone past max_bytes: the last request is never lost.
+            while len(self._entries) > 1 and (len(self._entries) > self.max_entries or self._bytes > self.max_bytes):
+                self._entries.popleft()
+                self._bytes -= self._sizes.popleft()
+                self.dropped += 1
         return entry
 
     def entries(
@@ -46,6 +70,8 @@ class Journal:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._sizes.clear()
+            self._bytes = 0
             self.dropped = 0
 
     reset = clear
