@@ -169,6 +169,14 @@ class Settings:
 # Loading
 
 
+def settings_from_document(document: dict[str, Any], source: str, folder: Path | None = None) -> Settings:
+    """Settings from an already-parsed document (a scenario's ``config`` section), checked like a file.
+
+    ``source`` names the document in error messages; relative paths resolve against ``folder``.
+    """
+    return _Loader(source, folder or Path.cwd()).settings(document)
+
+
 def load_settings(path: Path) -> Settings:
     """Read and check a TOML config file. Raises :class:`ConfigError` naming the key and the problem."""
     source = str(path)

@@ -6,6 +6,7 @@ to any other URL still go over the network, so an in-process simulator can check
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 
 import httpx
@@ -19,6 +20,16 @@ from .runtime import Simulator, build_simulator
 from .tokens import KeySet
 
 IN_PROCESS_BASE_URL = "http://spotnana-sim.local"
+
+_tls_context: ssl.SSLContext | None = None
+
+
+def _shared_tls_context() -> ssl.SSLContext:
+    """Loading CA certificates costs ~0.1 s; in-process simulators are built per test, so share one."""
+    global _tls_context
+    if _tls_context is None:
+        _tls_context = ssl.create_default_context()
+    return _tls_context
 
 
 @dataclass
@@ -43,8 +54,13 @@ def build_in_process(settings: Settings, *, clock: Clock | None = None, keys: Ke
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
             return await httpx.ASGITransport(app=holder["app"]).handle_async_request(request)
 
+    # No keep-alive: an in-process simulator serves many short event loops (one per test), and a pooled
+    # connection made in a loop that has ended could not be closed afterwards.
     callback_client = httpx.AsyncClient(
-        mounts={"all://spotnana-sim.local": LateASGITransport()}, follow_redirects=False
+        mounts={"all://spotnana-sim.local": LateASGITransport()},
+        limits=httpx.Limits(max_keepalive_connections=0),
+        follow_redirects=False,
+        verify=_shared_tls_context(),
     )
     simulator = build_simulator(
         settings, base_url=IN_PROCESS_BASE_URL, clock=clock, keys=keys, http=HttpxUserDetailHttp(callback_client)

@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 import jsonschema
 import yaml
 
-from .config import ClientConfig, ConfigError, Settings, _Loader
+from .config import ClientConfig, ConfigError, Settings, settings_from_document
 from .errors import RFC6749
 from .faults import FaultBook, FaultRuleError
 from .protocol import (
@@ -423,7 +423,7 @@ def settings_for(config: Mapping[str, Any], base: Settings, client_id: str | Non
     Raises :class:`ConfigError` whose key is relative to ``config``.
     """
     document = {k: v for k, v in config.items() if k != "client"}
-    loaded = _Loader("scenario config", Path.cwd()).settings(document)
+    loaded = settings_from_document(document, "scenario config")
     changes: dict[str, Any] = {}
     if "errors" in document:
         changes.update(errors=loaded.errors, error_overrides=loaded.error_overrides)
@@ -445,7 +445,7 @@ def settings_for(config: Mapping[str, Any], base: Settings, client_id: str | Non
 def _patch_client(settings: Settings, patch: Mapping[str, Any], client_id: str | None) -> Settings:
     probe = {"clients": [{"id": "scenario-client", "secret": "scenario-secret", **patch}]}
     try:
-        checked = _Loader("scenario config", Path.cwd()).settings(probe).clients[0]
+        checked = settings_from_document(probe, "scenario config").clients[0]
     except ConfigError as exc:
         raise ConfigError(exc.key.replace("clients[0].", "client."), exc.problem) from None
     attrs = {key: getattr(checked, key) for key in patch}

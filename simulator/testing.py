@@ -336,30 +336,7 @@ class InProcessHandle(SimulatorHandle):
 
 
 def start_in_process(settings: Settings | None = None) -> InProcessHandle:
-    """Like ``inprocess.build_in_process``, but callbacks to real URLs keep no connection open.
+    """An in-process simulator (no socket) behind the same handle as the real server."""
+    from .inprocess import build_in_process
 
-    A test's event loop closes when the test ends; a pooled keep-alive connection made in it could
-    then not be closed by the fixture's teardown. Without keep-alive, nothing outlives the request.
-    """
-    import httpx
-
-    from .app import create_app
-    from .identity import HttpxUserDetailHttp
-    from .inprocess import IN_PROCESS_BASE_URL, InProcessSimulator
-    from .runtime import build_simulator
-
-    holder: dict[str, Any] = {}
-
-    class LateASGITransport(httpx.AsyncBaseTransport):  # the app exists only after the simulator does
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            return await httpx.ASGITransport(app=holder["app"]).handle_async_request(request)
-
-    host = IN_PROCESS_BASE_URL.split("://", 1)[1]
-    callback_client = httpx.AsyncClient(
-        mounts={f"all://{host}": LateASGITransport()},
-        limits=httpx.Limits(max_keepalive_connections=0),
-        follow_redirects=False,
-    )
-    simulator = build_simulator(settings or Settings(), base_url=IN_PROCESS_BASE_URL, http=HttpxUserDetailHttp(callback_client))
-    holder["app"] = create_app(simulator)
-    return InProcessHandle(InProcessSimulator(simulator=simulator, app=holder["app"], callback_client=callback_client))
+    return InProcessHandle(build_in_process(settings or Settings()))

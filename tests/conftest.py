@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import AsyncIterator, Iterator
 
+import httpcore  # noqa: F401  # see below
 import httpx
 import pytest
 
@@ -12,6 +13,10 @@ from simulator.inprocess import InProcessSimulator, build_in_process
 from simulator.runtime import Simulator
 
 from .servers import ServerThread, running_simulator
+
+# httpx imports httpcore lazily. If that first import happened inside a pytester in-process run, the
+# run's sys.modules snapshot would drop it afterwards and a second import would make httpcore's
+# exception classes unknown to httpx's error mapping (a ConnectError would escape as a non-httpx error).
 
 
 @pytest.fixture
