@@ -16,7 +16,7 @@ import jwt
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from simulator.config import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, ClientConfig, Settings
@@ -247,3 +247,23 @@ async def test_a_hanging_user_detail_api_does_not_hold_up_other_clients() -> Non
                 partner.release.set()
                 finished = await asyncio.gather(*slow)
     assert [r.status_code for r in finished] == [200] * 5
+
+
+def test_user_detail_read_stops_at_the_cap_even_for_an_endless_body() -> None:
+    async def endless() -> Any:
+        while True:  # never ends: the simulator must stop reading on its own
+            yield b" " * 1024
+            await asyncio.sleep(0)
+
+    async def user_detail(request: Request) -> Response:
+        return StreamingResponse(endless(), media_type="application/json")
+
+    partner = Starlette(routes=[Route("/v1/user-detail", user_detail)])
+    with ServerThread(partner) as partner_server:
+        client = ClientConfig("endless", "endless-secret", user_detail_url=partner_server.url + "/v1/user-detail",
+                              timeout=HANG_GUARD)
+        with running_simulator(Settings(clients=(client,))) as (server, _):
+            response = httpx.post(server.url + TOKEN_ENDPOINT_PATH, timeout=HANG_GUARD * 2,
+                                  data=exchange_form("endless", "endless-secret", "someone"))
+    assert response.status_code == 502
+    assert response.json()["errorMessages"][0]["errorCode"] == "USER_DETAIL_RESPONSE_TOO_LARGE"
