@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test install clean
+.PHONY: run test install clean bench bench-peers soak
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+bench-peers: $(STAMP)
+	$(BIN)/python -m bench.run --peers
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

@@ -12,6 +12,7 @@ The HTTP client is a collaborator (``UserDetailHttp``): httpx over the network i
 from __future__ import annotations
 
 import asyncio
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 import json
 import time
 from dataclasses import dataclass, field
@@ -108,6 +109,8 @@ class HttpxUserDetailHttp:
     """The user-detail call over httpx: one pooled keep-alive client for the server's life."""
 
     def __init__(self, client: httpx.AsyncClient) -> None:
+        # A Set-Cookie in one user's answer must never ride along on the next user's call.
+        client.cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))  # type: ignore[assignment]
         self.client = client
 
     async def get(
@@ -134,6 +137,8 @@ class HttpxUserDetailHttp:
             raise CallbackFailed(f"invalid URL: {exc}") from None
         except httpx.HTTPError as exc:
             raise CallbackFailed(f"{type(exc).__name__}: {exc or 'connection failed'}") from None
+        except (OSError, ValueError) as exc:  # the URL is user input: an odd one must not become a 500
+            raise CallbackFailed(f"{type(exc).__name__}: {exc}") from None
         return UserDetailResponse(
             status=response.status_code,
             headers={k.lower(): v for k, v in response.headers.items()},

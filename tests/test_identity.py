@@ -162,8 +162,13 @@ def partner_app(seen: list[dict[str, str]]) -> Starlette:
     async def moved(request: Request) -> Response:
         return RedirectResponse("/v1/user-detail", status_code=302)
 
+    async def cookie(request: Request) -> Response:
+        response = JSONResponse({"user": {"email": "ada@example.com"}})
+        response.set_cookie("session", "user-a-session")
+        return response
+
     return Starlette(routes=[
-        Route("/v1/user-detail", detail), Route("/slow", slow), Route("/big", big), Route("/moved", moved),
+        Route("/v1/user-detail", detail), Route("/slow", slow), Route("/big", big), Route("/moved", moved), Route("/cookie", cookie),
     ])
 
 
@@ -211,3 +216,11 @@ async def test_real_call_to_a_closed_port_is_unreachable() -> None:
 async def test_real_call_to_a_bad_url_is_unreachable() -> None:
     with pytest.raises(CallbackFailed):
         await fetch("ftp://127.0.0.1/v1/user-detail")
+
+
+async def test_a_cookie_from_one_answer_is_never_sent_with_the_next_call(partner: Any) -> None:
+    async with httpx.AsyncClient() as client:
+        http = HttpxUserDetailHttp(client)
+        await http.get(partner.url + "/cookie", {"Authorization": "Bearer a"}, 2.0, 1024)
+        await http.get(partner.url + "/v1/user-detail", {"Authorization": "Bearer b"}, 2.0, 1024)
+    assert "cookie" not in partner.seen[-1]
