@@ -25,16 +25,16 @@ the flag named as the key (``--port: must be ...``).
 from __future__ import annotations
 
 import difflib
-import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from .errors import DIALECTS, ERROR_TABLE, SPOTNANA
+from . import config_values as value_checks
+from .config_values import ALGORITHMS, DEFAULT_EMAIL_FIELD, MAX_TIMEOUT  # re-exported
+from .errors import ERROR_TABLE, SPOTNANA
 from .protocol import CLIENT_CREDENTIALS_GRANT, SUPPORTED_GRANTS, TOKEN_EXCHANGE_GRANT
 from .redaction import redact, shorten
 
@@ -58,13 +58,7 @@ __all__ = [
 # Only for the embedded demo (`make run` prints them); a configured client list replaces it.
 DEMO_CLIENT_ID = "demo-client"
 DEMO_CLIENT_SECRET = "demo-secret"
-# Where the documented user-detail answer keeps the email: {"user": {"email": ...}} (FACTS.md §2).
-DEFAULT_EMAIL_FIELD = "user.email"
-DEFAULT_TIMEOUT = 5.0
-# Spotnana's real callback timeout is not public; past two minutes a "slow" test is a hung one.
-MAX_TIMEOUT = 120.0
-# RS256 is what Spotnana's sample token implies; ES256 signs faster for load tests.
-ALGORITHMS = ("RS256", "ES256")
+DEFAULT_TIMEOUT = 5.0  # modeled: Spotnana's real user-detail timeout is not public
 # The modeled rows of the error table: the only ones a config may re-answer (fidelity policy 2).
 MODELED_ERROR_ROWS = tuple(key for key, row in ERROR_TABLE.items() if row.modeled)
 ERROR_OVERRIDE_FIELDS = ("status", "errorCode")
@@ -106,7 +100,7 @@ class ClientConfig:
         object.__setattr__(self, "grants", frozenset(self.grants))
 
     def __repr__(self) -> str:  # the dataclass default would print the secret
-        url = _redact_url(self.user_detail_url) if self.user_detail_url else None
+        url = value_checks.redact_url(self.user_detail_url) if self.user_detail_url else None
         return (
             f"ClientConfig(client_id={self.client_id!r}, client_secret={redact(self.client_secret)!r}, "
             f"grants={sorted(self.grants)!r}, user_detail_url={url!r}, "
@@ -224,20 +218,20 @@ class _Loader:
         journal = self.section(document, "journal")
         values: dict[str, Any] = {}
         if "host" in server:
-            values["host"] = _check(_host, server["host"], "server.host", self.source)
+            values["host"] = _check(value_checks.host, server["host"], "server.host", self.source)
         if "port" in server:
-            values["port"] = _check(_port, server["port"], "server.port", self.source)
+            values["port"] = _check(value_checks.port, server["port"], "server.port", self.source)
         if "admin_token" in server:
-            values["admin_token"] = _check(_admin_token, server["admin_token"], "server.admin_token", self.source)
+            values["admin_token"] = _check(value_checks.admin_token, server["admin_token"], "server.admin_token", self.source)
         if "profiles" in document:
             values["profiles"] = self.profiles(document["profiles"])
         values["clients"] = self.clients(document.get("clients", []))
         values["tokens"] = self.tokens(tokens)
         if "dialect" in errors:
-            values["errors"] = _check(_dialect, errors["dialect"], "errors.dialect", self.source)
+            values["errors"] = _check(value_checks.dialect, errors["dialect"], "errors.dialect", self.source)
         values["error_overrides"] = self.error_overrides(errors.get("modeled", {}))
         if "size" in journal:
-            values["journal_size"] = _check(_journal_size, journal["size"], "journal.size", self.source)
+            values["journal_size"] = _check(value_checks.journal_size, journal["size"], "journal.size", self.source)
         values["faults"] = self.faults(document.get("faults", []))
         return Settings(**values)
 
@@ -258,7 +252,7 @@ class _Loader:
     def section(self, document: Mapping[str, Any], name: str) -> dict[str, Any]:
         table = document.get(name, {})
         if not isinstance(table, dict):
-            raise self.fail(name, f"must be a table ([{name}]), got {_shown(table)}")
+            raise self.fail(name, f"must be a table ([{name}]), got {value_checks.shown(table)}")
         self.check_keys(table, _SECTION_KEYS[name], f"{name}.", f"[{name}]")
         return table
 
@@ -266,28 +260,28 @@ class _Loader:
         values: dict[str, Any] = {}
         for name in ("lifetime", "refresh_lifetime"):
             if name in table:
-                values[name] = _check(_seconds_int, table[name], f"tokens.{name}", self.source)
+                values[name] = _check(value_checks.seconds_int, table[name], f"tokens.{name}", self.source)
         if "algorithm" in table:
-            values["algorithm"] = _check(_algorithm, table["algorithm"], "tokens.algorithm", self.source)
+            values["algorithm"] = _check(value_checks.algorithm, table["algorithm"], "tokens.algorithm", self.source)
         if "key_file" in table:
             values["key_file"] = _check(self.key_file, table["key_file"], "tokens.key_file", self.source)
         if "issuer" in table:
-            values["issuer"] = _check(_http_url, table["issuer"], "tokens.issuer", self.source)
+            values["issuer"] = _check(value_checks.http_url, table["issuer"], "tokens.issuer", self.source)
         return TokenConfig(**values)
 
     def key_file(self, value: Any) -> Path:
-        text = _nonempty_string(value)
+        text = value_checks.nonempty_string(value)
         key_path = Path(text).expanduser()
         return key_path if key_path.is_absolute() else self.folder / key_path
 
     def profiles(self, value: Any) -> tuple[str, ...]:
         if not isinstance(value, list):
-            raise self.fail("profiles", f"must be a list of email addresses, got {_shown(value)}")
-        return tuple(_check(_email, item, f"profiles[{i}]", self.source) for i, item in enumerate(value))
+            raise self.fail("profiles", f"must be a list of email addresses, got {value_checks.shown(value)}")
+        return tuple(_check(value_checks.email, item, f"profiles[{i}]", self.source) for i, item in enumerate(value))
 
     def clients(self, value: Any) -> tuple[ClientConfig, ...]:
         if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-            raise self.fail("clients", f"must be an array of tables ([[clients]]), got {_shown(value)}")
+            raise self.fail("clients", f"must be an array of tables ([[clients]]), got {value_checks.shown(value)}")
         clients: list[ClientConfig] = []
         first_index: dict[str, int] = {}
         for i, table in enumerate(value):
@@ -296,7 +290,7 @@ class _Loader:
             for required in ("id", "secret"):
                 if required not in table:
                     raise self.fail(prefix + required, "missing; every [[clients]] table needs an id and a secret")
-            client_id = _check(_client_id, table["id"], prefix + "id", self.source)
+            client_id = _check(value_checks.client_id, table["id"], prefix + "id", self.source)
             if client_id in first_index:
                 raise self.fail(
                     prefix + "id", f"duplicate client id {client_id!r} (also clients[{first_index[client_id]}])"
@@ -304,24 +298,24 @@ class _Loader:
             first_index[client_id] = i
             values: dict[str, Any] = {
                 "client_id": client_id,
-                "client_secret": _check(_secret, table["secret"], prefix + "secret", self.source),
+                "client_secret": _check(value_checks.secret, table["secret"], prefix + "secret", self.source),
             }
             if "grants" in table:
-                values["grants"] = _check(_grants, table["grants"], prefix + "grants", self.source)
+                values["grants"] = _check(value_checks.grants, table["grants"], prefix + "grants", self.source)
             if "user_detail_url" in table:
                 values["user_detail_url"] = _check(
-                    _http_url, table["user_detail_url"], prefix + "user_detail_url", self.source
+                    value_checks.http_url, table["user_detail_url"], prefix + "user_detail_url", self.source
                 )
             if "email_field" in table:
-                values["email_field"] = _check(_email_field, table["email_field"], prefix + "email_field", self.source)
+                values["email_field"] = _check(value_checks.email_field, table["email_field"], prefix + "email_field", self.source)
             if "timeout" in table:
-                values["timeout"] = _check(_timeout, table["timeout"], prefix + "timeout", self.source)
+                values["timeout"] = _check(value_checks.timeout, table["timeout"], prefix + "timeout", self.source)
             clients.append(ClientConfig(**values))
         return tuple(clients)
 
     def error_overrides(self, value: Any) -> Mapping[str, Mapping[str, Any]]:
         if not isinstance(value, dict):
-            raise self.fail("errors.modeled", f"must be a table of error rows, got {_shown(value)}")
+            raise self.fail("errors.modeled", f"must be a table of error rows, got {value_checks.shown(value)}")
         overrides: dict[str, Mapping[str, Any]] = {}
         for row_key, change in value.items():
             key = f"errors.modeled.{row_key}"
@@ -339,21 +333,21 @@ class _Loader:
                     f"modeled rows: {', '.join(MODELED_ERROR_ROWS)}",
                 )
             if not isinstance(change, dict):
-                raise self.fail(key, f"must be a table with status and/or errorCode, got {_shown(change)}")
+                raise self.fail(key, f"must be a table with status and/or errorCode, got {value_checks.shown(change)}")
             self.check_keys(change, ERROR_OVERRIDE_FIELDS, key + ".", f"[{key}]")
             if not change:
                 raise self.fail(key, "empty; set status and/or errorCode")
             checked: dict[str, Any] = {}
             if "status" in change:
-                checked["status"] = _check(_error_status, change["status"], key + ".status", self.source)
+                checked["status"] = _check(value_checks.error_status, change["status"], key + ".status", self.source)
             if "errorCode" in change:
-                checked["errorCode"] = _check(_error_code, change["errorCode"], key + ".errorCode", self.source)
+                checked["errorCode"] = _check(value_checks.error_code, change["errorCode"], key + ".errorCode", self.source)
             overrides[row_key] = MappingProxyType(checked)
         return MappingProxyType(overrides)
 
     def faults(self, value: Any) -> tuple[dict[str, Any], ...]:
         if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-            raise self.fail("faults", f"must be an array of tables ([[faults]]), got {_shown(value)}")
+            raise self.fail("faults", f"must be an array of tables ([[faults]]), got {value_checks.shown(value)}")
         from .fault_rules import FaultRuleError, check_rules  # late import: fault_rules imports config
 
         try:
@@ -390,18 +384,18 @@ def apply_overrides(
     """
     changes: dict[str, Any] = {}
     if host is not None:
-        changes["host"] = _check(_host, host, "--host")
+        changes["host"] = _check(value_checks.host, host, "--host")
     if port is not None:
-        changes["port"] = _check(_port, port, "--port")
+        changes["port"] = _check(value_checks.port, port, "--port")
     if errors is not None:
-        changes["errors"] = _check(_dialect, errors, "--errors")
+        changes["errors"] = _check(value_checks.dialect, errors, "--errors")
     if admin_token is not None:
-        changes["admin_token"] = _check(_admin_token, admin_token, "--admin-token")
+        changes["admin_token"] = _check(value_checks.admin_token, admin_token, "--admin-token")
     if profiles:
-        changes["profiles"] = tuple(_check(_email, p, "--profile") for p in profiles)
+        changes["profiles"] = tuple(_check(value_checks.email, p, "--profile") for p in profiles)
 
-    url = _check(_http_url, user_detail_url, "--user-detail-url") if user_detail_url is not None else None
-    mapping = _check(_email_field, email_field, "--email-field") if email_field is not None else None
+    url = _check(value_checks.http_url, user_detail_url, "--user-detail-url") if user_detail_url is not None else None
+    mapping = _check(value_checks.email_field, email_field, "--email-field") if email_field is not None else None
     effective = list(settings.clients)
     if clients:
         effective = _merge_flag_clients(effective, clients)
@@ -447,199 +441,11 @@ def _parse_client_flag(flag: Any) -> tuple[str, str]:
         raise ConfigError("--client", "must be ID:SECRET with a non-empty ID")
     if not secret:
         raise ConfigError("--client", f"must be ID:SECRET with a non-empty SECRET (client {shorten(client_id)!r})")
-    return _check(_client_id, client_id, "--client"), secret
-
-
-# ---------------------------------------------------------------------------------------------
-# Value checks: each takes the raw value and returns it typed, or raises _Invalid(problem).
-# The caller adds the key and source, so the file and the flags share one set of messages.
-
-
-class _Invalid(Exception):
-    pass
+    return _check(value_checks.client_id, client_id, "--client"), secret
 
 
 def _check(validate: Callable[[Any], Any], value: Any, key: str, source: str | None = None) -> Any:
     try:
         return validate(value)
-    except _Invalid as exc:
+    except value_checks.Invalid as exc:
         raise ConfigError(key, str(exc), source) from None
-
-
-def _shown(value: Any) -> str:
-    """A raw value as the user wrote it in TOML, shortened. Never used for secrets."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return repr(shorten(value))
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "an array"
-    return f"a {type(value).__name__}"
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)  # TOML true is a Python int
-
-
-def _nonempty_string(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise _Invalid(f"must be a non-empty string, got {_shown(value)}")
-    return value
-
-
-def _host(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value):
-        raise _Invalid(f"must be a host name or IP address, got {_shown(value)}")
-    return value
-
-
-def _port(value: Any) -> int:
-    if not _is_int(value) or not 0 <= value <= 65535:  # 0 asks the system for a free port
-        raise _Invalid(f"must be a whole number from 0 to 65535 (0 picks a free port), got {_shown(value)}")
-    return int(value)
-
-
-def _secret_string(value: Any, what: str) -> str:
-    # Secrets: say what is wrong with the type, never show the value.
-    if not isinstance(value, str):
-        raise _Invalid(f"must be a non-empty string, got {_shown_type(value)}")
-    if not value.strip():
-        raise _Invalid(f"must be a non-empty string; this {what} is empty")
-    return value
-
-
-def _shown_type(value: Any) -> str:
-    """What kind of value came, without the value itself (for secrets)."""
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, (dict, list)):
-        return _shown(value)
-    return "a number" if isinstance(value, (int, float)) else f"a {type(value).__name__}"
-
-
-def _secret(value: Any) -> str:
-    return _secret_string(value, "secret")
-
-
-def _admin_token(value: Any) -> str:
-    return _secret_string(value, "admin token")
-
-
-def _client_id(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip() or value != value.strip():
-        raise _Invalid(f"must be a non-empty string without surrounding spaces, got {_shown(value)}")
-    return value
-
-
-def _dialect(value: Any) -> str:
-    if value not in DIALECTS:
-        raise _Invalid(f"must be one of {', '.join(map(repr, DIALECTS))}, got {_shown(value)}")
-    return str(value)
-
-
-def _algorithm(value: Any) -> str:
-    if value not in ALGORITHMS:
-        raise _Invalid(f"must be one of {', '.join(map(repr, ALGORITHMS))}, got {_shown(value)}")
-    return str(value)
-
-
-def _seconds_int(value: Any) -> int:
-    if not _is_int(value) or value <= 0:
-        raise _Invalid(f"must be a positive whole number of seconds, got {_shown(value)}")
-    return int(value)
-
-
-def _timeout(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _Invalid(f"must be a positive number of seconds, got {_shown(value)}")
-    if not 0 < value <= MAX_TIMEOUT:  # also rejects nan, which compares false
-        raise _Invalid(f"must be more than 0 and at most {MAX_TIMEOUT:g} seconds, got {_shown(value)}")
-    return float(value)
-
-
-def _journal_size(value: Any) -> int:
-    if not _is_int(value) or value < 1:
-        raise _Invalid(f"must be a whole number of at least 1, got {_shown(value)}")
-    return int(value)
-
-
-def _grants(value: Any) -> frozenset[str]:
-    accepted = ", ".join(map(repr, SUPPORTED_GRANTS))
-    if not isinstance(value, list) or not value:
-        raise _Invalid(f"must be a non-empty list of grant types from {accepted}, got {_shown(value)}")
-    for item in value:
-        if item not in SUPPORTED_GRANTS:
-            raise _Invalid(f"unsupported grant type {_shown(item)}; accepted: {accepted}")
-    return frozenset(value)
-
-
-_SEGMENT = re.compile(r"\S+")
-
-
-def _email_field(value: Any) -> str:
-    if not isinstance(value, str) or not all(_SEGMENT.fullmatch(part) for part in value.split(".")):
-        raise _Invalid(
-            f"must be a dotted path of non-empty names into the user-detail JSON "
-            f"(like {DEFAULT_EMAIL_FIELD!r}), got {_shown(value)}"
-        )
-    return value
-
-
-def _http_url(value: Any) -> str:
-    problem = f"must be an http:// or https:// URL with a host, got {_shown_url(value)}"
-    if not isinstance(value, str) or any(c.isspace() for c in value):
-        raise _Invalid(problem)
-    try:
-        parts = urlsplit(value)
-        _ = parts.port  # raises ValueError on a port that is not a number in range
-    except ValueError:
-        raise _Invalid(problem) from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _Invalid(problem)
-    return value
-
-
-def _shown_url(value: Any) -> str:
-    return repr(shorten(_redact_url(value))) if isinstance(value, str) else _shown(value)
-
-
-def _redact_url(url: str) -> str:
-    """The URL without the password of any user:password@ part, which is a credential."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url.rpartition("@")[2] if "@" in url else url
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:…@{parts.netloc.rpartition('@')[2]}"
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def _email(value: Any) -> str:
-    if not isinstance(value, str) or "@" not in value or any(c.isspace() for c in value):
-        raise _Invalid(f"must be an email address (containing '@'), got {_shown(value)}")
-    local, _, domain = value.rpartition("@")
-    if not local or not domain:
-        raise _Invalid(f"must be an email address with text on both sides of '@', got {_shown(value)}")
-    return value
-
-
-def _error_status(value: Any) -> int:
-    # An error row must stay an error: a 2xx/3xx would read as success or a redirect to clients.
-    if not _is_int(value) or not 400 <= value <= 599:
-        raise _Invalid(f"must be an HTTP error status from 400 to 599, got {_shown(value)}")
-    return int(value)
-
-
-_ERROR_CODE = re.compile(r"[A-Z][A-Z0-9_]*")
-
-
-def _error_code(value: Any) -> str:
-    # Spotnana's codes are UPPER_SNAKE_CASE (TOO_MANY_REQUESTS, API_VALIDATION_FAILED).
-    if not isinstance(value, str) or not _ERROR_CODE.fullmatch(value):
-        raise _Invalid(f"must be an UPPER_SNAKE_CASE error code like 'USER_NOT_FOUND', got {_shown(value)}")
-    return value
