@@ -122,7 +122,9 @@ def _judge(tally: Tally, response: httpx.Response, email: str | None, secret_ok:
 
 async def drive(url: str, total: int, clients: int, deadline: float, tally: Tally, on_progress: Any) -> None:
     rng = random.Random(2026)
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # Idle connections expire on our side well before uvicorn's 5 s keep-alive timeout closes them, so a
+    # request is never sent on a connection the server is closing at that moment (an HTTP/1.1 race, not a fault).
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30.0) as http:
 
         async def worker() -> None:
@@ -133,7 +135,8 @@ async def drive(url: str, total: int, clients: int, deadline: float, tally: Tall
                 try:
                     response = await http.post(TOKEN_ENDPOINT_PATH, data=form)
                 except httpx.HTTPError as exc:
-                    tally.unexpected.append(f"transport error {type(exc).__name__}")
+                    tally.unexpected.append(f"transport error {type(exc).__name__}: {exc!r} after "
+                                            f"{time.perf_counter() - started:.2f} s")
                     continue
                 tally.latencies.append(time.perf_counter() - started)
                 _judge(tally, response, email, form["client_secret"] == DEMO_CLIENT_SECRET)
