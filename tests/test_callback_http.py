@@ -1,7 +1,7 @@
 """The user-detail HTTP clients keep one contract, proven against a real loopback server.
 
-Every behaviour test runs against both ``HttpxUserDetailHttp`` and ``AiohttpUserDetailHttp``, so the
-two stay interchangeable. The server is a raw asyncio one on 127.0.0.1 so a test controls every byte:
+Every behaviour test runs against both ``HttpxUserDetailHttp`` and ``PooledUserDetailHttp`` (the
+served client), so the two stay interchangeable. The server is a raw asyncio one on 127.0.0.1 so a test controls every byte:
 slow heads, slow bodies, resets, garbage, repeated headers.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from simulator.callback_http import AiohttpUserDetailHttp
+from simulator.callback_http import PooledUserDetailHttp
 from simulator.identity import CallbackFailed, CallbackTimedOut, HttpxUserDetailHttp, UserDetailHttp
 
 CAP = 1024
@@ -75,6 +75,21 @@ class LoopbackServer:
             for _ in range(3):
                 writer.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
             writer.write(b"0\r\n\r\n")
+        elif path == "/chunked":
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for piece in (EMAIL_BODY[:10], EMAIL_BODY[10:]):
+                writer.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            writer.write(b"0\r\n\r\n")
+        elif path == "/until-eof":  # neither Content-Length nor chunked: the body ends with the connection
+            writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + EMAIL_BODY)
+            await writer.drain()
+            return False
+        elif path == "/close-after":  # a whole answer, then the server closes the idle connection
+            writer.write(_answer(200, EMAIL_BODY))
+            await writer.drain()
+            return False
+        elif path == "/continue":
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n" + _answer(200, EMAIL_BODY))
         elif path == "/headers":
             writer.write(_answer(200, b"{}", [("X-Dup", "a"), ("X-Dup", "b"), ("X-Mixed-CASE", "v")]))
         elif path == "/never":
@@ -113,12 +128,12 @@ def _httpx() -> tuple[UserDetailHttp, Callable[[], Awaitable[None]]]:
     return HttpxUserDetailHttp(client), client.aclose
 
 
-def _aiohttp() -> tuple[UserDetailHttp, Callable[[], Awaitable[None]]]:
-    http = AiohttpUserDetailHttp()
+def _pooled() -> tuple[UserDetailHttp, Callable[[], Awaitable[None]]]:
+    http = PooledUserDetailHttp()
     return http, http.aclose
 
 
-@pytest.fixture(params=[_httpx, _aiohttp], ids=["httpx", "aiohttp"])
+@pytest.fixture(params=[_httpx, _pooled], ids=["httpx", "pooled"])
 async def http(request: pytest.FixtureRequest) -> AsyncIterator[UserDetailHttp]:
     client, close = request.param()
     yield client
@@ -224,11 +239,11 @@ async def test_subject_token_never_in_the_failure_message(http: UserDetailHttp, 
         assert "subject-token-123" not in str(caught.value)
 
 
-# ---------------------------------------------------------------- aiohttp only
+# ---------------------------------------------------------------- the served client only
 
 
-async def test_aiohttp_keeps_no_cookies_between_users(server: LoopbackServer) -> None:
-    http = AiohttpUserDetailHttp()
+async def test_pooled_keeps_no_cookies_between_users(server: LoopbackServer) -> None:
+    http = PooledUserDetailHttp()
     try:
         await get(http, server.url + "/ok")  # answers with Set-Cookie
         await get(http, server.url + "/ok")
@@ -237,8 +252,8 @@ async def test_aiohttp_keeps_no_cookies_between_users(server: LoopbackServer) ->
     assert "cookie" not in server.requests[1][1]
 
 
-async def test_aiohttp_session_closes_and_comes_back(server: LoopbackServer) -> None:
-    http = AiohttpUserDetailHttp()
+async def test_pooled_session_closes_and_comes_back(server: LoopbackServer) -> None:
+    http = PooledUserDetailHttp()
     await get(http, server.url + "/ok")
     await http.aclose()
     await http.aclose()  # closing twice is harmless
@@ -247,11 +262,11 @@ async def test_aiohttp_session_closes_and_comes_back(server: LoopbackServer) -> 
     assert server.connections == 2
 
 
-async def test_aiohttp_session_from_a_finished_loop_is_let_go_quietly(server: LoopbackServer) -> None:
+async def test_pooled_session_from_a_finished_loop_is_let_go_quietly(server: LoopbackServer) -> None:
     """A simulator served by one loop (a test server thread) and closed from another must not warn."""
     import threading
 
-    http = AiohttpUserDetailHttp()
+    http = PooledUserDetailHttp()
     other_server_url: list[str] = []
 
     def serve_and_call_in_another_loop() -> None:
@@ -271,3 +286,128 @@ async def test_aiohttp_session_from_a_finished_loop_is_let_go_quietly(server: Lo
     assert (await get(http, server.url + "/ok")).status == 200  # this loop gets its own session
     await http.aclose()
     await http.aclose()
+
+
+# ---------------------------------------------------------------- framing and connection reuse
+
+
+async def test_chunked_body_is_joined(http: UserDetailHttp, server: LoopbackServer) -> None:
+    response = await get(http, server.url + "/chunked")
+    assert (response.status, response.body, response.truncated) == (200, EMAIL_BODY, False)
+    assert (await get(http, server.url + "/chunked")).body == EMAIL_BODY
+    assert server.connections == 1  # a chunked answer read to its end leaves the connection reusable
+
+
+async def test_body_delimited_by_the_end_of_the_connection(http: UserDetailHttp, server: LoopbackServer) -> None:
+    response = await get(http, server.url + "/until-eof")
+    assert (response.status, response.body, response.truncated) == (200, EMAIL_BODY, False)
+    assert (await get(http, server.url + "/ok")).body == EMAIL_BODY  # a new connection, not the closed one
+    assert server.connections == 2
+
+
+async def test_interim_answer_is_skipped(http: UserDetailHttp, server: LoopbackServer) -> None:
+    response = await get(http, server.url + "/continue")
+    assert (response.status, response.body) == (200, EMAIL_BODY)
+
+
+async def test_a_connection_the_server_closed_while_idle_is_not_reused(http: UserDetailHttp, server: LoopbackServer) -> None:
+    assert (await get(http, server.url + "/close-after")).body == EMAIL_BODY
+    await asyncio.sleep(0.05)  # the server's close reaches the client while the connection is idle
+    assert (await get(http, server.url + "/ok")).body == EMAIL_BODY
+    assert server.connections == 2
+
+
+async def test_a_connection_closed_as_the_next_request_goes_out_is_retried_once(server: LoopbackServer) -> None:
+    """The server closes right after its answer; the client may send on it before it hears of the close."""
+    http = PooledUserDetailHttp()
+    try:
+        assert (await get(http, server.url + "/close-after")).body == EMAIL_BODY
+        # No pause: the next request can race the close; either way it must get its answer.
+        assert (await get(http, server.url + "/ok")).body == EMAIL_BODY
+    finally:
+        await http.aclose()
+    assert server.connections == 2
+
+
+async def test_a_reused_connection_that_dies_without_an_answer_is_retried_on_a_fresh_one(server: LoopbackServer) -> None:
+    http = PooledUserDetailHttp()
+    try:
+        assert (await get(http, server.url + "/ok")).status == 200
+        with pytest.raises(CallbackFailed):  # the fresh connection is reset as well: a failure, not a loop
+            await get(http, server.url + "/reset")
+    finally:
+        await http.aclose()
+    assert [path for path, _ in server.requests] == ["/ok", "/reset", "/reset"]
+    assert server.connections == 2
+
+
+async def test_concurrent_calls_use_separate_connections_then_share_the_pool(server: LoopbackServer) -> None:
+    http = PooledUserDetailHttp()
+    try:
+        answers = await asyncio.gather(*(get(http, server.url + "/ok") for _ in range(4)))
+        assert all(a.body == EMAIL_BODY for a in answers)
+        answers = await asyncio.gather(*(get(http, server.url + "/ok") for _ in range(4)))
+        assert all(a.body == EMAIL_BODY for a in answers)
+    finally:
+        await http.aclose()
+    assert server.connections == 4
+
+
+async def test_a_timed_out_connection_is_not_pooled(server: LoopbackServer) -> None:
+    http = PooledUserDetailHttp()
+    try:
+        with pytest.raises(CallbackTimedOut):
+            await get(http, server.url + "/slow-body", timeout=0.2)
+        assert (await get(http, server.url + "/ok")).body == EMAIL_BODY
+    finally:
+        await http.aclose()
+    assert server.connections == 2
+
+
+@pytest.mark.parametrize("value", ["token\r\nX-Injected: 1", "token\nGET / HTTP/1.1", "tok\0en"])
+async def test_line_breaks_in_a_header_value_are_refused_not_sent(server: LoopbackServer, value: str) -> None:
+    http = PooledUserDetailHttp()
+    try:
+        with pytest.raises(CallbackFailed) as caught:
+            await http.get(server.url + "/ok", {"Authorization": f"Bearer {value}"}, 5.0, CAP)
+    finally:
+        await http.aclose()
+    assert "token" not in str(caught.value)
+    assert server.requests == []
+
+
+async def test_query_string_and_default_path_are_sent(server: LoopbackServer) -> None:
+    http = PooledUserDetailHttp()
+    try:
+        await get(http, server.url + "/ok?x=1")
+        await get(http, server.url)
+    finally:
+        await http.aclose()
+    assert [path for path, _ in server.requests] == ["/ok?x=1", "/"]
+    assert server.requests[0][1]["host"] == server.url.removeprefix("http://")
+
+
+def test_the_served_client_works_under_uvloop() -> None:
+    """`spotnana-sim serve` runs on uvloop when installed, whose transports differ from asyncio's."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def run() -> None:
+        state = LoopbackServer()
+        listener = await asyncio.start_server(state.handle, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}"
+        http = PooledUserDetailHttp()
+        try:
+            for path in ("/ok", "/chunked", "/ok"):
+                assert (await get(http, url + path)).body == EMAIL_BODY
+            assert (await get(http, url + "/big")).truncated is True
+            assert (await get(http, url + "/ok")).body == EMAIL_BODY
+            with pytest.raises(CallbackTimedOut):
+                await get(http, url + "/never", timeout=0.1)
+        finally:
+            await http.aclose()
+            listener.close()
+        assert state.connections == 2  # the first kept alive for three calls, then dropped after the cut body
+
+    # The runner cancels the test server's handlers left waiting (/never) so their sockets close too.
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(run())
