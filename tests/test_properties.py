@@ -504,3 +504,9 @@ def test_every_user_detail_answer_has_its_documented_outcome(
     entry = sim.journal.entries()[-1]
     assert entry["status"] == status and len(entry["user_detail_calls"]) == 1
     assert "partner-subject-token-7d1e" not in json.dumps(entry) + response.text
+
+
+def test_the_documented_clock_bound_is_the_enforced_one() -> None:
+    from simulator import app, openapi
+
+    assert openapi.LATEST_CLOCK_TIME == app.LATEST_CLOCK_TIME
