@@ -18,9 +18,14 @@ DEFAULT_MAX_ENTRIES = 1000
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 
 
+# One encoder for every entry: json.dumps with options builds a new one per call. ensure_ascii (the
+# default) makes the text pure ASCII, so its length in characters is its length in bytes.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), default=str)
+
+
 def entry_size(entry: dict[str, Any]) -> int:
     """Bytes of the entry as compact JSON: what it costs to keep and to serve."""
-    return len(json.dumps(entry, separators=(",", ":"), default=str).encode())
+    return len(_COMPACT.encode(entry))
 
 
 class Journal:
