@@ -25,6 +25,7 @@ from .errors import (
     MethodNotAllowed,
     NotFound,
     SimulatorError,
+    ValidationFailed,
 )
 from .exchange import MAX_BODY_BYTES, IncomingRequest, Outcome
 from .faults import FaultRuleError
@@ -77,14 +78,21 @@ def create_app(simulator: Simulator) -> Starlette:
         lifespan=lifespan,
     )
     app.state.simulator = simulator
-    return RawSendMiddleware(app)  # type: ignore[return-value]
+    return RawSendMiddleware(app, render)  # type: ignore[return-value]
+
+
+# All request headers together; real clients send well under 2 KiB. The server has read them already
+# (httptools sets no limit), but nothing past this cap is looked at, journaled or echoed.
+MAX_HEADER_BYTES = 16 * 1024
 
 
 class RawSendMiddleware:
-    """Keeps the server's own ``send`` in the scope so a connection fault can reach the socket."""
+    """The outermost layer: refuses oversized headers, and keeps the server's own ``send`` in the
+    scope so a connection fault can reach the socket."""
 
-    def __init__(self, app: Starlette) -> None:
+    def __init__(self, app: Starlette, render: Callable[[SimulatorError], Response]) -> None:
         self.app = app
+        self.render = render
 
     @property
     def state(self) -> Any:
@@ -92,6 +100,11 @@ class RawSendMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            size = sum(len(name) + len(value) + 4 for name, value in scope["headers"])  # + ": " and CRLF
+            if size > MAX_HEADER_BYTES:
+                error = ValidationFailed("headers", f"are {size} bytes together, more than the limit of {MAX_HEADER_BYTES}")
+                await self.render(error)(scope, receive, send)
+                return
             scope[RAW_SEND_KEY] = send
         await self.app(scope, receive, send)
 

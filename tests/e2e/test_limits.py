@@ -127,7 +127,6 @@ def test_oversize_content_type_gets_a_400_with_a_short_echo(sim: tuple[ServerThr
     assert "q" * 200 not in response.text
 
 
-@pytest.mark.xfail(strict=True, reason="header-size cap not in app.py yet: see docs/reliability.md 'Known gaps'")
 def test_oversize_headers_get_a_clear_400(sim: tuple[ServerThread, Any]) -> None:
     server, _ = sim
     form = exchange_form(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, "demo-token-ada")
