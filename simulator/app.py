@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from .breakage import RAW_SEND_KEY, break_connection
+from .clock import ClockOutOfRange
 from .config import ClientConfig
 from .errors import (
     AdminBadRequest,
@@ -326,15 +327,15 @@ def _admin_routes(sim: Simulator) -> list[BaseRoute]:
             body = await _json_body(request)
             try:
                 if "advance" in body:
-                    _check_clock_target(sim.clock.now() + _number(body["advance"]))
                     sim.clock.advance(_number(body["advance"]))
                 elif "set" in body:
-                    _check_clock_target(_number(body["set"]))
                     sim.clock.set(_number(body["set"]))
                 elif body.get("reset") is True:  # exactly true, as documented
                     sim.clock.reset()
                 else:
                     raise AdminBadRequest('send {"advance": seconds}, {"set": unix_time} or {"reset": true}')
+            except ClockOutOfRange as exc:
+                raise AdminBadRequest(str(exc)) from None
             except (TypeError, ValueError):
                 raise AdminBadRequest("clock values must be numbers of seconds") from None
         return {"now": sim.clock.now(), "offset": sim.clock.offset}
@@ -375,20 +376,11 @@ def _admin_routes(sim: Simulator) -> list[BaseRoute]:
     ]
 
 
-# Outside these, timestamps no longer convert to dates and every token request would fail.
-LATEST_CLOCK_TIME = 253402300799.0  # 9999-12-31T23:59:59Z
-
-
 def _number(value: Any) -> float:
     """A JSON number; float() alone would take true, false and numeric strings."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"expected a number, got {type(value).__name__}")
     return float(value)
-
-
-def _check_clock_target(timestamp: float) -> None:
-    if not 0 <= timestamp <= LATEST_CLOCK_TIME:
-        raise AdminBadRequest(f"the clock must stay between Unix time 0 and {LATEST_CLOCK_TIME:.0f} (1970 to 9999)")
 
 
 def _client_from_json(body: dict[str, Any], sim: Simulator) -> ClientConfig:

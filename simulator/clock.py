@@ -13,7 +13,14 @@ import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["Clock"]
+__all__ = ["Clock", "LATEST_TIME", "ClockOutOfRange"]
+
+# Outside 1970..9999 timestamps no longer convert to dates, and every token request would fail.
+LATEST_TIME = 253402300799.0  # 9999-12-31T23:59:59Z
+
+
+class ClockOutOfRange(ValueError):
+    """A move that would take the clock outside 1970..9999."""
 
 
 class Clock:
@@ -41,11 +48,13 @@ class Clock:
         """Move the clock by ``seconds`` (negative moves it back)."""
         seconds = _finite(seconds, "seconds")
         with self._lock:
+            _check_range(self._base() + self._offset + seconds)
             self._offset += seconds
 
     def set(self, timestamp: float) -> None:
         """Make ``now()`` equal ``timestamp`` (the clock keeps ticking from there)."""
         timestamp = _finite(timestamp, "timestamp")
+        _check_range(timestamp)
         with self._lock:
             self._offset = timestamp - self._base()
 
@@ -71,3 +80,8 @@ def _finite(value: float, name: str) -> float:
     if not math.isfinite(result):
         raise ValueError(f"{name} must be finite, got {value!r}")
     return result
+
+
+def _check_range(timestamp: float) -> None:
+    if not 0 <= timestamp <= LATEST_TIME:
+        raise ClockOutOfRange(f"the clock must stay between Unix time 0 and {LATEST_TIME:.0f} (1970 to 9999)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .clock import LATEST_TIME
 from .errors import DIALECTS, RFC6749, SPOTNANA, ErrorTable
 from .exchange import MAX_BODY_BYTES
 from .grants import DEFAULT_MAX_FIELD_LENGTH, MAX_FIELD_LENGTH
@@ -26,7 +27,7 @@ from .protocol import (
 )
 
 OPENAPI_PATH = "/openapi.json"
-LATEST_CLOCK_TIME = 253402300799  # 9999-12-31T23:59:59Z: the admin clock refuses later times (app.py)
+LATEST_CLOCK_TIME = int(LATEST_TIME)  # the admin clock refuses later times (clock.py)
 OPENAPI_VERSION = "3.1.0"
 
 # Rows of the error table a POST to the token endpoint never answers with (router, admin API, other methods).

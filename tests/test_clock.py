@@ -111,3 +111,16 @@ def test_concurrent_advances_all_count() -> None:
     for worker in workers:
         worker.join()
     assert clock.offset == threads * per_thread
+
+
+def test_the_clock_refuses_to_leave_1970_to_9999() -> None:
+    from simulator.clock import LATEST_TIME, ClockOutOfRange
+
+    clock = Clock(base=lambda: 1_000.0)
+    with pytest.raises(ClockOutOfRange):
+        clock.set(LATEST_TIME + 1)
+    with pytest.raises(ClockOutOfRange):
+        clock.advance(-2_000)
+    assert clock.now() == 1_000.0  # a refused move changes nothing
+    clock.set(LATEST_TIME)
+    assert clock.now() == LATEST_TIME
