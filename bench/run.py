@@ -224,7 +224,7 @@ def machine() -> dict[str, Any]:
 
 def _loop_name() -> str:
     parts = []
-    for module in ("uvloop", "httptools", "aiohttp"):
+    for module in ("uvloop", "httptools"):  # what serves, and parses the callback's answer, when installed
         try:
             __import__(module)
             parts.append(module)
