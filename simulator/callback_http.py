@@ -300,14 +300,16 @@ def _header_block(headers: Mapping[str, str]) -> bytes:
 
 
 def _discard(idle: dict[Any, list[_Connection]]) -> None:
-    """Close idle connections, perhaps from outside their own loop, which may be closed already."""
+    """Close idle connections, perhaps from outside their own loop, which may be closed already.
+
+    Abort rather than close: a graceful TLS close waits for loop turns (close_notify) that a loop
+    about to end never gives, which would leave the socket open; idle connections owe nobody a goodbye.
+    """
     for connections in idle.values():
         for connection in connections:
+            connection.closed = True
             try:
-                connection._close()
+                if connection.transport is not None:
+                    connection.transport.abort()
             except RuntimeError:  # its loop is gone; the socket goes with the transport object
                 pass
-
-
-# The name simulator/runtime.py imports (it served aiohttp before); kept until runtime.py says Pooled.
-AiohttpUserDetailHttp = PooledUserDetailHttp

@@ -13,7 +13,7 @@ from .config import Settings
 from .errors import ErrorTable
 from .exchange import TokenEndpoint
 from .faults import FaultBook
-from .callback_http import AiohttpUserDetailHttp
+from .callback_http import PooledUserDetailHttp
 from .identity import UserDetailHttp, UserDetailVerifier
 from .journal import Journal
 from .profiles import ProfileDirectory
@@ -35,7 +35,7 @@ class Simulator:
     faults: FaultBook
     verifier: UserDetailVerifier
     endpoint: TokenEndpoint
-    http_client: AiohttpUserDetailHttp | None  # owned here when built from settings; closed by aclose()
+    http_client: PooledUserDetailHttp | None  # owned here when built from settings; closed by aclose()
 
     @property
     def embedded_user_detail_url(self) -> str:
@@ -84,11 +84,11 @@ def build_simulator(
             if token_settings.key_file
             else KeySet.generate(token_settings.algorithm)
         )
-    http_client: AiohttpUserDetailHttp | None = None
+    http_client: PooledUserDetailHttp | None = None
     if http is None:
-        # One pooled keep-alive aiohttp session for the server's life: 2.5x the exchange rate of httpx
-        # in `make bench` (docs in README "Performance"); in-process mode passes its own httpx client.
-        http = http_client = AiohttpUserDetailHttp()
+        # One pooled keep-alive HTTP/1.1 client (callback_http.py) for the server's life, chosen by
+        # `make bench` over httpx and aiohttp; in-process mode passes its own httpx client.
+        http = http_client = PooledUserDetailHttp()
     issuer = TokenIssuer(
         keys,
         clock,
