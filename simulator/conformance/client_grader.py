@@ -264,13 +264,18 @@ def check_retry_timing(entries: Sequence[Mapping[str, Any]], policy: GraderPolic
             gap = float(retry.get("timestamp", 0.0)) - answered
             wait = _retry_after(failed)
             outcome = failed.get("connection_fault") or failed.get("status")
+            early = False
             if wait is not None and gap + policy.retry_after_slack < wait:
                 too_soon.append(f"{_label(retry)}: {gap:.2f} s after {outcome} with Retry-After: {wait:g} (#{failed.get('id')})")
+                early = True
             elif wait is None and gap < policy.min_retry_delay:
                 too_soon.append(f"{_label(retry)}: {gap:.2f} s after {outcome} (#{failed.get('id')})")
+                early = True
             governed = governed or wait is not None
             gaps.append(gap)
-            if not governed and _not_backing_off(gaps, policy):
+            # A retry already reported as too soon is not judged again on growth: between two
+            # near-instant retries, which gap is shorter is noise, and one finding is enough.
+            if not early and not governed and _not_backing_off(gaps, policy):
                 spaced = ", ".join(f"{g:.2f}" for g in gaps)
                 flat.append(f"{_label(retry)}: {len(gaps)} retries in a row spaced {spaced} s")
     if not retries:
