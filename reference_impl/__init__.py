@@ -1,12 +1,7 @@
 """The partner side of a Spotnana integration: a user-detail API and a token-exchange client."""
 
-from reference_impl.client import (
-    ACCESS_TOKEN_TYPE,
-    TOKEN_EXCHANGE_GRANT,
-    SpotnanaTokenClient,
-    SpotnanaTokens,
-    TokenExchangeError,
-)
+from typing import Any
+
 from reference_impl.user_detail import (
     DEMO_SUBJECT_TOKEN,
     DEMO_USERS,
@@ -27,3 +22,15 @@ __all__ = [
     "UserDirectory",
     "create_user_detail_app",
 ]
+
+_CLIENT_NAMES = {"ACCESS_TOKEN_TYPE", "TOKEN_EXCHANGE_GRANT", "SpotnanaTokenClient", "SpotnanaTokens", "TokenExchangeError"}
+
+
+def __getattr__(name: str) -> Any:
+    # The simulator mounts the user-detail API at start-up; the client (and httpx with it) loads only
+    # when someone asks for it, so `spotnana-sim serve` starts without it.
+    if name in _CLIENT_NAMES:
+        from reference_impl import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'reference_impl' has no attribute {name!r}")

@@ -24,20 +24,11 @@ import socket
 import struct
 from typing import Any
 
-import httpx
 from starlette.types import Scope, Send
 
 RAW_SEND_KEY = "spotnana_sim.raw_send"
 
 _TOKEN_BODY = json.dumps({"access_token": "eyJraWQiOiJ0cnVuY2F0ZWQ", "token_type": "Bearer", "expires_in": 3600}).encode()
-
-
-class ConnectionBroken(httpx.RemoteProtocolError):
-    """Raised in-process, where there is no socket to break (what a client sees over TCP)."""
-
-
-class ConnectionResetInProcess(httpx.ReadError):
-    """Raised in-process for ``reset``: over TCP the client's read fails with ECONNRESET."""
 
 
 def _cycle(scope: Scope) -> Any:
@@ -56,6 +47,9 @@ async def break_connection(kind: str, scope: Scope, send: Send) -> None:
     cycle = _cycle(scope)
     transport = getattr(cycle, "transport", None)
     if transport is None:
+        # In-process only, and httpx only matters there: imported here so `serve` starts without it.
+        from .inprocess import ConnectionBroken, ConnectionResetInProcess
+
         if kind == "reset":
             raise ConnectionResetInProcess("[Errno 104] Connection reset by peer (simulated connection fault)")
         raise ConnectionBroken(f"connection fault {kind!r}: server disconnected (simulated in-process)")

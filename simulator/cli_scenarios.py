@@ -16,7 +16,8 @@ from typing import Any
 
 from .cli import CommandError
 from .config import Settings, load_settings
-from .scenarios import load_scenarios, shipped_scenarios_dir
+# The scenario engine (jsonschema, yaml: ~140 ms) is imported when a scenario command runs, not when
+# the parser is built, so `spotnana-sim serve` does not pay for it at start-up.
 
 
 def register(commands: Any) -> None:
@@ -56,6 +57,8 @@ def run_replay(args: argparse.Namespace) -> int:
     for path in paths:
         if not path.exists():
             raise CommandError(f"{path}: no such file or folder")
+    from .scenarios import load_scenarios
+
     scenarios, broken = load_scenarios(paths)
     if not scenarios and not broken:
         raise CommandError(f"no scenario files (*.yaml) in {', '.join(map(str, paths))}")
@@ -92,6 +95,8 @@ def run_record(args: argparse.Namespace) -> int:
 
 def _shipped() -> Path:
     try:
+        from .scenarios import shipped_scenarios_dir
+
         return shipped_scenarios_dir()
     except FileNotFoundError as exc:
         raise CommandError(f"{exc}; pass scenario files or folders") from None

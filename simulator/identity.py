@@ -16,11 +16,12 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping, Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Protocol
 
 from .config import DEFAULT_EMAIL_FIELD, ClientConfig
+
+if TYPE_CHECKING:  # httpx is needed in-process only; `serve` starts without importing it
+    import httpx
 from .errors import (
     SimulatorError,
     SubjectTokenRejected,
@@ -116,6 +117,8 @@ class HttpxUserDetailHttp:
     async def get(
         self, url: str, headers: Mapping[str, str], timeout: float, max_bytes: int
     ) -> UserDetailResponse:
+        import httpx  # already loaded: the caller built our client with it
+
         try:
             async with asyncio.timeout(timeout):
                 request = self.client.build_request("GET", url, headers=dict(headers), timeout=timeout)

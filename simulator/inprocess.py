@@ -21,6 +21,14 @@ from .tokens import KeySet
 
 IN_PROCESS_BASE_URL = "http://spotnana-sim.local"
 
+
+class ConnectionBroken(httpx.RemoteProtocolError):
+    """A connection fault in-process, where there is no socket to break (what a client sees over TCP)."""
+
+
+class ConnectionResetInProcess(httpx.ReadError):
+    """A ``reset`` connection fault in-process: over TCP the client's read fails with ECONNRESET."""
+
 _tls_context: ssl.SSLContext | None = None
 
 
