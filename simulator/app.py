@@ -115,7 +115,7 @@ class TokenRoute:
 
     It reads the scope, body and answer straight off ASGI, without Starlette's Request and Response
     objects: this is the hot path ``make bench`` measures, and their generality cost more than the
-    two headers read and the one answer written here (docs/performance.md).
+    two headers read and the one answer written here (README, "Performance").
     """
 
     def __init__(self, simulator: Simulator) -> None:

@@ -10,7 +10,7 @@ Same contract as :class:`simulator.identity.HttpxUserDetailHttp` (the ``UserDeta
 * header names come back lower-cased; repeated headers are joined with ``", "`` as httpx does.
 
 Why not a general client library: the user-detail call is one GET with two headers, and
-``make bench`` (docs/performance.md) measured aiohttp's session, request and response machinery at
+``make bench`` (README, "Performance") measured aiohttp's session, request and response machinery at
 about a sixth of the exchange's CPU, more than the rest of the simulator's own work. This client is
 an ``asyncio.Protocol`` per connection, ``httptools`` (the parser uvicorn uses) for the answer, and
 a per-origin stack of idle keep-alive connections for the server's life.

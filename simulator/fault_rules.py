@@ -3,7 +3,7 @@
 A rule is a plain dict, the same from the admin API (JSON), the config file (``[[faults]]``) and
 scenario files. It says *where* (``target``), *which requests* (``match``), *how often* (``times``,
 ``after``, ``probability`` + ``seed``) and *what* (``response``, ``delay``, ``connection``, token
-quirks, ``user_detail`` shorthands). ``docs/faults-and-journal.md`` is the user-facing reference.
+quirks, ``user_detail`` shorthands). The README section "Faults and the request journal" is the user-facing reference.
 Validation is strict: an unknown key, a wrong type or a contradiction is a :class:`FaultRuleError`
 naming the path inside the rule and what is accepted. How rules fire lives in ``faults.py``.
 """

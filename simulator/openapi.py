@@ -253,7 +253,7 @@ def _schemas() -> Schema:
                 "timeout": {"type": "number", "exclusiveMinimum": 0},
             },
         },
-        "FaultRule": {"type": "object", "description": "see docs/faults.md for the rule format"},
+        "FaultRule": {"type": "object", "description": "see the README section \"Faults and the request journal\" for the rule format"},
     }
 
 

@@ -29,6 +29,7 @@ from simulator.app import create_app
 from simulator.config import ClientConfig, Settings
 from simulator.errors import RFC6749, SPOTNANA
 from simulator.grants import DEFAULT_MAX_FIELD_LENGTH, MAX_FIELD_LENGTH, MAX_FIELDS
+from simulator.exchange import MAX_BODY_BYTES as BODY_CAP
 from simulator.identity import MAX_BODY_BYTES as USER_DETAIL_CAP
 from simulator.identity import CallbackFailed, CallbackTimedOut, UserDetailResponse
 from simulator.inprocess import build_in_process
@@ -347,8 +348,12 @@ def test_generated_token_requests_keep_every_invariant(harness: Harness, request
                 assert named in (*FIELDS, "body")
             else:
                 assert named in _problems(request), f"{named!r} was named but is fine"
+        elif response.status_code == 413:  # the size cap comes before any field is looked at
+            assert len(request.body()) > BODY_CAP, f"413 for a body of {len(request.body())} bytes"
         elif request.raw is None and _is_form(request.content_type):
             assert not _problems(request), f"{response.status_code} although {_problems(request)} are wrong"
+        if len(request.body()) > BODY_CAP:
+            assert response.status_code == 413, f"{response.status_code} for a body of {len(request.body())} bytes"
 
     secrets = {CLIENT_SECRET}
     secrets |= {v for k, v in request.pairs if k in SECRET_FIELDS and len(v) >= LEAK_MIN_LENGTH}

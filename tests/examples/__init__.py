@@ -1,1 +1,1 @@
-"""Executable how-tos: short tests an integrator can copy (see docs/conformance.md)."""
+"""Executable how-tos: short tests an integrator can copy (see the README section "Conformance kit")."""
