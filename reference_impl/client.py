@@ -1,6 +1,6 @@
 """A reference partner-backend client for Spotnana's token endpoint (``POST /v2/auth/oauth2-token``).
 
-Copy this into your backend. It does what Spotnana asks of partners (FACTS.md §1):
+Copy this into your backend. It does what Spotnana asks of partners (S6, S10 on developer.spotnana.com):
 
 * sends the RFC 8693 token-exchange form exactly as documented (``application/x-www-form-urlencoded``,
   credentials in the body, ``scope=openid``);

@@ -1,6 +1,6 @@
 """A reference partner "get user detail" API, the endpoint Spotnana calls during token exchange.
 
-Spotnana's backend-setup page (FACTS.md §2) says: when a partner backend exchanges a user's token
+Spotnana's backend-setup page (S1) says: when a partner backend exchanges a user's token
 (``subject_token``) at ``POST /v2/auth/oauth2-token``, Spotnana calls
 
     GET <partner>/v1/user-detail

@@ -14,7 +14,7 @@ from .errors import DIALECTS
 from .protocol import SUPPORTED_GRANTS
 from .redaction import shorten
 
-# Where the documented user-detail answer keeps the email: {"user": {"email": ...}} (FACTS.md §2).
+# Where the documented user-detail answer keeps the email: {"user": {"email": ...}} (S1, the backend-setup page).
 DEFAULT_EMAIL_FIELD = "user.email"
 # Spotnana's real callback timeout is not public; past two minutes a "slow" test is a hung one.
 MAX_TIMEOUT = 120.0

@@ -273,7 +273,7 @@ def new_debug_identifier() -> str:
 
 
 def spotnana_envelope(error_code: str, message: str, parameters: tuple[ErrorParameter, ...] = (), detail: str | None = None) -> dict[str, Any]:
-    """Spotnana's documented error envelope (FACTS.md §4)."""
+    """Spotnana's documented error envelope (S11, developer.spotnana.com/spotnana/error_handling)."""
     entry: dict[str, Any] = {
         "errorCode": error_code,
         "message": message,

@@ -1,6 +1,6 @@
 """Probes a partner's user-detail API the way Spotnana calls it, and judges each answer.
 
-Spotnana documents the call (FACTS.md §2): ``GET <url>`` with ``Authorization: Bearer <subject
+Spotnana documents the call (S1, the backend-setup page): ``GET <url>`` with ``Authorization: Bearer <subject
 token>``, answered by ``{"user": {"email": ...}}`` (or a custom-mapped field). Everything else these
 checks expect comes from RFC 6750 (bearer tokens) or is the simulator's *modeled* behaviour, and the
 messages say which. The probes are sent lazily and each is sent once, so several checks share an
