@@ -119,6 +119,18 @@ class TokenConfig:
     issuer: str | None = None  # None → derived from the server's own URL at start
 
 
+EMAIL_MATCHES = ("case-insensitive", "exact")
+
+
+@dataclass(frozen=True)
+class UserDetailPolicy:
+    """How the user-detail answer is judged: all modeled (Spotnana does not document it), one place."""
+
+    max_body_bytes: int = 64 * 1024  # how much of the answer is read
+    rejecting_statuses: frozenset[int] = frozenset({401, 403})  # answers meaning "this token is not a user"
+    email_match: str = "case-insensitive"  # how the email is compared with profile emails
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the simulator is configured with. Immutable: overrides make a new one."""
@@ -128,6 +140,7 @@ class Settings:
     clients: tuple[ClientConfig, ...] = ()  # empty → the demo client (see effective_clients)
     profiles: tuple[str, ...] | None = None  # None → no profile source configured
     tokens: TokenConfig = TokenConfig()
+    user_detail: UserDetailPolicy = UserDetailPolicy()
     errors: str = SPOTNANA  # the error dialect, one of errors.DIALECTS
     error_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
     journal_size: int = 1000
@@ -190,12 +203,13 @@ def load_settings(path: Path) -> Settings:
     return _Loader(source, Path(path).absolute().parent).settings(document)
 
 
-_TOP_LEVEL_KEYS = ("server", "tokens", "errors", "journal", "profiles", "clients", "faults")
+_TOP_LEVEL_KEYS = ("server", "tokens", "user_detail", "errors", "journal", "profiles", "clients", "faults")
 _SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "server": ("host", "port", "admin_token"),
     "tokens": ("lifetime", "refresh_lifetime", "algorithm", "key_file", "issuer"),
     "errors": ("dialect", "modeled"),
     "journal": ("size",),
+    "user_detail": ("max_body_bytes", "rejecting_statuses", "email_match"),
 }
 _CLIENT_KEYS = ("id", "secret", "grants", "user_detail_url", "email_field", "timeout")
 
@@ -216,6 +230,7 @@ class _Loader:
         tokens = self.section(document, "tokens")
         errors = self.section(document, "errors")
         journal = self.section(document, "journal")
+        user_detail = self.section(document, "user_detail")
         values: dict[str, Any] = {}
         if "host" in server:
             values["host"] = _check(value_checks.host, server["host"], "server.host", self.source)
@@ -227,6 +242,7 @@ class _Loader:
             values["profiles"] = self.profiles(document["profiles"])
         values["clients"] = self.clients(document.get("clients", []))
         values["tokens"] = self.tokens(tokens)
+        values["user_detail"] = self.user_detail(user_detail)
         if "dialect" in errors:
             values["errors"] = _check(value_checks.dialect, errors["dialect"], "errors.dialect", self.source)
         values["error_overrides"] = self.error_overrides(errors.get("modeled", {}))
@@ -255,6 +271,16 @@ class _Loader:
             raise self.fail(name, f"must be a table ([{name}]), got {value_checks.shown(table)}")
         self.check_keys(table, _SECTION_KEYS[name], f"{name}.", f"[{name}]")
         return table
+
+    def user_detail(self, table: Mapping[str, Any]) -> UserDetailPolicy:
+        checks = {
+            "max_body_bytes": value_checks.body_bytes,
+            "rejecting_statuses": value_checks.rejecting_statuses,
+            "email_match": value_checks.email_match,
+        }
+        values = {name: _check(check, table[name], f"user_detail.{name}", self.source)
+                  for name, check in checks.items() if name in table}
+        return UserDetailPolicy(**values)
 
     def tokens(self, table: Mapping[str, Any]) -> TokenConfig:
         values: dict[str, Any] = {}

@@ -128,6 +128,25 @@ def journal_size(value: Any) -> int:
     return int(value)
 
 
+def body_bytes(value: Any) -> int:
+    if not is_int(value) or not 1024 <= value <= 16 * 1024 * 1024:
+        raise Invalid(f"must be a whole number of bytes from 1024 to 16777216, got {shown(value)}")
+    return int(value)
+
+
+def rejecting_statuses(value: Any) -> frozenset[int]:
+    # 200 cannot mean "rejected", and 5xx stay "the user-detail API failed": only 4xx are eligible.
+    if not isinstance(value, list) or not value or not all(is_int(v) and 400 <= v <= 499 for v in value):
+        raise Invalid(f"must be a non-empty list of 4xx statuses such as [401, 403], got {shown(value)}")
+    return frozenset(int(v) for v in value)
+
+
+def email_match(value: Any) -> str:
+    if value not in ("case-insensitive", "exact"):
+        raise Invalid(f"must be \"case-insensitive\" or \"exact\", got {shown(value)}")
+    return str(value)
+
+
 def grants(value: Any) -> frozenset[str]:
     accepted = ", ".join(map(repr, SUPPORTED_GRANTS))
     if not isinstance(value, list) or not value:

@@ -219,10 +219,12 @@ class FaultBook:
             return None
         if kind == "unreachable":
             raise CallbackFailed(f"connection refused (simulated by fault rule {rule.id})")
-        return user_detail_answer(kind, arg, rule.id, getattr(context, "email_field", DEFAULT_EMAIL_FIELD))
+        return user_detail_answer(kind, arg, rule.id, context.email_field, context.max_bytes)
 
 
-def user_detail_answer(kind: str, arg: Any, rule_id: str, email_field: str) -> UserDetailResponse:
+def user_detail_answer(
+    kind: str, arg: Any, rule_id: str, email_field: str = DEFAULT_EMAIL_FIELD, max_bytes: int = MAX_BODY_BYTES
+) -> UserDetailResponse:
     """The answer a user-detail rule stands in for, built as the HTTP reader would have read it."""
     json_type = {"content-type": "application/json"}
     if kind == "response":
@@ -236,7 +238,7 @@ def user_detail_answer(kind: str, arg: Any, rule_id: str, email_field: str) -> U
         else:
             raw = json.dumps(body).encode()
             headers.setdefault("content-type", "application/json")
-        return _capped(arg["status"], headers, raw)
+        return _capped(arg["status"], headers, raw, max_bytes)
     if kind == "email":
         document: Any = arg
         for segment in reversed(email_field.split(".")):
@@ -252,12 +254,12 @@ def user_detail_answer(kind: str, arg: Any, rule_id: str, email_field: str) -> U
     if kind == "redirect":
         return UserDetailResponse(302, {"location": arg}, b"")
     assert kind == "oversized"
-    padding = b"x" * (MAX_BODY_BYTES + 1024)
-    return _capped(200, json_type, b'{"user": {"email": "oversized@example.com", "padding": "' + padding + b'"}}')
+    padding = b"x" * (max_bytes + 1024)
+    return _capped(200, json_type, b'{"user": {"email": "oversized@example.com", "padding": "' + padding + b'"}}', max_bytes)
 
 
-def _capped(status: int, headers: Mapping[str, str], body: bytes) -> UserDetailResponse:
+def _capped(status: int, headers: Mapping[str, str], body: bytes, max_bytes: int) -> UserDetailResponse:
     """As the real reader keeps it: cut at the read cap and flagged, so the size check fires the same way."""
-    if len(body) > MAX_BODY_BYTES:
-        return UserDetailResponse(status, headers, body[:MAX_BODY_BYTES], truncated=True)
+    if len(body) > max_bytes:
+        return UserDetailResponse(status, headers, body[:max_bytes], truncated=True)
     return UserDetailResponse(status, headers, body)

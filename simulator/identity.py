@@ -34,8 +34,9 @@ from .errors import (
     UserDetailUnreachable,
 )
 
-MAX_BODY_BYTES = 64 * 1024  # modeled: how much of a user-detail answer is read
-REJECTING_STATUSES = frozenset({401, 403})  # modeled: answers that mean "this token is not a user"
+# Modeled defaults; configurable under [user_detail] (config.UserDetailPolicy).
+MAX_BODY_BYTES = 64 * 1024  # how much of a user-detail answer is read
+REJECTING_STATUSES = frozenset({401, 403})  # answers that mean "this token is not a user"
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class CallbackContext:
     url: str
     timeout: float
     email_field: str = DEFAULT_EMAIL_FIELD  # so a fault's {"email": ...} answer lands where this client reads
+    max_bytes: int = MAX_BODY_BYTES  # so a fault's answer is cut where the real read would stop
     record: CallbackRecord = field(init=False)
 
     def __post_init__(self) -> None:
@@ -169,17 +171,19 @@ class UserDetailVerifier:
         *,
         interceptor: UserDetailInterceptor = _no_interception,
         max_body_bytes: int = MAX_BODY_BYTES,
+        rejecting_statuses: frozenset[int] = REJECTING_STATUSES,
         monotonic: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.http = http
         self.interceptor = interceptor
         self.max_body_bytes = max_body_bytes
+        self.rejecting_statuses = rejecting_statuses
         self.monotonic = monotonic
 
     async def email_for(self, client: ClientConfig, url: str, subject_token: str, records: list[CallbackRecord]) -> str:
         context = CallbackContext(
             client_id=client.client_id, subject_token=subject_token, url=url,
-            timeout=client.timeout, email_field=client.email_field,
+            timeout=client.timeout, email_field=client.email_field, max_bytes=self.max_body_bytes,
         )
         records.append(context.record)
         started = self.monotonic()
@@ -204,11 +208,11 @@ class UserDetailVerifier:
         if answer is not None:
             return answer
         headers = {"Authorization": f"Bearer {subject_token}", "Accept": "application/json"}
-        return await self.http.get(context.url, headers, context.timeout, self.max_body_bytes)
+        return await self.http.get(context.url, headers, context.timeout, context.max_bytes)
 
     def _email_from(self, response: UserDetailResponse, email_field: str) -> str:
         status = response.status
-        if status in REJECTING_STATUSES:
+        if status in self.rejecting_statuses:
             raise SubjectTokenRejected(f"the user-detail API rejected the subject token with {status}")
         if status >= 500:
             raise UserDetailServerError(f"the user-detail API failed with {status}")

@@ -1,8 +1,8 @@
 """Spotnana profiles: the emails a token exchange may resolve to.
 
 Spotnana matches the email from the user-detail API to the email a profile was created with
-(backend-setup.txt). Case-insensitive matching is modeled: email domains are case-insensitive and
-Spotnana does not say how it compares local parts.
+(backend-setup.txt). Case-insensitive matching is modeled (email domains are case-insensitive and
+Spotnana does not say how it compares local parts); ``exact`` is the configurable alternative.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ class Profile:
 class ProfileDirectory:
     """The profiles known to the simulator; ``None`` means no profile source, so every email matches."""
 
-    def __init__(self, emails: Iterable[str] | None) -> None:
+    def __init__(self, emails: Iterable[str] | None, *, case_sensitive: bool = False) -> None:
         self._initial = None if emails is None else tuple(emails)
+        self._key = (lambda email: email) if case_sensitive else str.casefold
         self.reset()
 
     def reset(self) -> None:
@@ -41,13 +42,13 @@ class ProfileDirectory:
         if self._by_email is None:
             self._by_email = {}
         profile = Profile(email=email, user_id=subject_for(email))
-        self._by_email[email.casefold()] = profile
+        self._by_email[self._key(email)] = profile
         return profile
 
     def find(self, email: str) -> Profile | None:
         if self._by_email is None:
             return Profile(email=email, user_id=subject_for(email))
-        return self._by_email.get(email.casefold())
+        return self._by_email.get(self._key(email))
 
     def emails(self) -> list[str] | None:
         return None if self._by_email is None else [p.email for p in self._by_email.values()]

@@ -97,10 +97,15 @@ def build_simulator(
         refresh_lifetime=settings.tokens.refresh_lifetime,
     )
     clients = ClientRegistry(settings.effective_clients())
-    profiles = ProfileDirectory(default_profiles(settings))
+    profiles = ProfileDirectory(default_profiles(settings), case_sensitive=settings.user_detail.email_match == "exact")
     journal = Journal(settings.journal_size)
     faults = FaultBook(settings.faults, sleep=sleep)
-    verifier = UserDetailVerifier(http, interceptor=faults.intercept_user_detail)
+    verifier = UserDetailVerifier(
+        http,
+        interceptor=faults.intercept_user_detail,
+        max_body_bytes=settings.user_detail.max_body_bytes,
+        rejecting_statuses=settings.user_detail.rejecting_statuses,
+    )
     endpoint = TokenEndpoint(
         clients=clients,
         profiles=profiles,

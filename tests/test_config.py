@@ -253,7 +253,7 @@ def test_unknown_key_lists_the_accepted_keys(tmp_path: Path) -> None:
     error = load_error(tmp_path, client_toml(zzz="1"))
     assert "accepted keys in [[clients]]: id, secret, grants, user_detail_url, email_field, timeout" in str(error)
     error = load_error(tmp_path, "zzz = 1\n")
-    assert "accepted keys in the top level: server, tokens, errors, journal, profiles, clients, faults" in str(error)
+    assert "accepted keys in the top level: server, tokens, user_detail, errors, journal, profiles, clients, faults" in str(error)
 
 
 def test_top_level_key_under_a_table_gets_a_hint(tmp_path: Path) -> None:
@@ -537,3 +537,25 @@ def test_a_bad_fault_rule_names_the_file_and_the_path(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(path)
     assert str(caught.value).startswith(f"{path}: faults[0].times: ")
+
+
+def test_user_detail_policy_defaults_and_values(tmp_path: Path) -> None:
+    from simulator.config import UserDetailPolicy
+
+    assert load_settings(write(tmp_path, "")).user_detail == UserDetailPolicy()
+    path = write(tmp_path, '[user_detail]\nmax_body_bytes = 4096\nrejecting_statuses = [401, 403, 404]\nemail_match = "exact"\n')
+    policy = load_settings(path).user_detail
+    assert (policy.max_body_bytes, policy.rejecting_statuses, policy.email_match) == (4096, frozenset({401, 403, 404}), "exact")
+
+
+@pytest.mark.parametrize("text, key, problem", [
+    ("[user_detail]\nmax_body_bytes = 10\n", "user_detail.max_body_bytes", "from 1024 to 16777216"),
+    ("[user_detail]\nrejecting_statuses = [200]\n", "user_detail.rejecting_statuses", "4xx statuses"),
+    ("[user_detail]\nrejecting_statuses = []\n", "user_detail.rejecting_statuses", "non-empty"),
+    ("[user_detail]\nemail_match = 'loose'\n", "user_detail.email_match", '"case-insensitive" or "exact"'),
+    ("[user_detail]\ntimeout = 3\n", "user_detail.timeout", "accepted keys in [user_detail]"),
+])
+def test_bad_user_detail_policy_names_key_and_problem(tmp_path: Path, text: str, key: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text))
+    assert f": {key}: " in str(caught.value) and problem in str(caught.value)

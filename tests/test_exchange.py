@@ -9,7 +9,7 @@ import jwt
 import pytest
 
 from reference_impl.user_detail import DEMO_SUBJECT_TOKEN
-from simulator.config import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Settings
+from simulator.config import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Settings, UserDetailPolicy
 from simulator.inprocess import InProcessSimulator
 from simulator.protocol import ACCESS_TOKEN_TYPE, CLIENT_CREDENTIALS_GRANT, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
 
@@ -107,3 +107,35 @@ async def test_modeled_rows_follow_the_dialect(sim_client: httpx.AsyncClient) ->
 async def test_overridden_modeled_row_is_used(sim_client: httpx.AsyncClient) -> None:
     response = await sim_client.post(TOKEN_ENDPOINT_PATH, data=FORM)
     assert response.status_code == 404 and response.json()["errorMessages"][0]["errorCode"] == "NO_PROFILE"
+
+
+@pytest.mark.parametrize("settings", [Settings(profiles=("ADA@example.com",),
+                                               user_detail=UserDetailPolicy(email_match="exact"))])
+async def test_exact_email_matching_refuses_a_case_only_difference(sim_client: httpx.AsyncClient) -> None:
+    response = await sim_client.post(TOKEN_ENDPOINT_PATH, data=FORM)  # the reference API says ada@example.com
+    assert response.status_code == 403
+    assert response.json()["errorMessages"][0]["errorCode"] == "USER_NOT_FOUND"
+
+
+@pytest.mark.parametrize("settings", [Settings(profiles=("ADA@example.com",))])
+async def test_default_email_matching_ignores_case(sim_client: httpx.AsyncClient) -> None:
+    assert (await sim_client.post(TOKEN_ENDPOINT_PATH, data=FORM)).status_code == 200
+
+
+@pytest.mark.parametrize("settings", [Settings(user_detail=UserDetailPolicy(rejecting_statuses=frozenset({401, 404})))])
+async def test_configured_rejecting_statuses(sim_client: httpx.AsyncClient, in_process: InProcessSimulator) -> None:
+    in_process.simulator.faults.arm({"target": "user-detail", "response": {"status": 404}})
+    response = await sim_client.post(TOKEN_ENDPOINT_PATH, data=FORM)
+    assert response.status_code == 401 and response.json()["errorMessages"][0]["errorCode"] == "USER_NOT_AUTHENTICATED"
+    in_process.simulator.faults.clear()
+    in_process.simulator.faults.arm({"target": "user-detail", "response": {"status": 403}})
+    response = await sim_client.post(TOKEN_ENDPOINT_PATH, data=FORM)  # no longer a rejection: 403 is not listed
+    assert response.json()["errorMessages"][0]["errorCode"] == "USER_DETAIL_UNEXPECTED_STATUS"
+
+
+@pytest.mark.parametrize("settings", [Settings(user_detail=UserDetailPolicy(max_body_bytes=2048))])
+async def test_configured_read_cap_applies_to_fault_answers_too(sim_client: httpx.AsyncClient, in_process: InProcessSimulator) -> None:
+    padding = "x" * 3000  # under the default 64 KiB cap, over the configured 2 KiB one
+    in_process.simulator.faults.arm({"target": "user-detail", "response": {"status": 200, "body": {"user": {"email": "ada@example.com"}, "pad": padding}}})
+    response = await sim_client.post(TOKEN_ENDPOINT_PATH, data=FORM)
+    assert response.json()["errorMessages"][0]["errorCode"] == "USER_DETAIL_RESPONSE_TOO_LARGE"
