@@ -132,6 +132,14 @@ class UserDetailPolicy:
 
 
 @dataclass(frozen=True)
+class RateLimitConfig:
+    """Modeled: Spotnana rate-limits the endpoint but publishes no numbers, so it is off by default."""
+
+    requests: int  # per client_id, within...
+    per_seconds: float  # ...this many seconds, refilled evenly
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the simulator is configured with. Immutable: overrides make a new one."""
 
@@ -141,6 +149,7 @@ class Settings:
     profiles: tuple[str, ...] | None = None  # None → no profile source configured
     tokens: TokenConfig = TokenConfig()
     user_detail: UserDetailPolicy = UserDetailPolicy()
+    rate_limit: RateLimitConfig | None = None  # None: no limit (the default; see RateLimitConfig)
     errors: str = SPOTNANA  # the error dialect, one of errors.DIALECTS
     error_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
     journal_size: int = 1000
@@ -203,13 +212,16 @@ def load_settings(path: Path) -> Settings:
     return _Loader(source, Path(path).absolute().parent).settings(document)
 
 
-_TOP_LEVEL_KEYS = ("server", "tokens", "user_detail", "errors", "journal", "profiles", "clients", "faults")
+_TOP_LEVEL_KEYS = (
+    "server", "tokens", "user_detail", "rate_limit", "errors", "journal", "profiles", "clients", "faults",
+)
 _SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "server": ("host", "port", "admin_token"),
     "tokens": ("lifetime", "refresh_lifetime", "algorithm", "key_file", "issuer"),
     "errors": ("dialect", "modeled"),
     "journal": ("size",),
     "user_detail": ("max_body_bytes", "rejecting_statuses", "email_match"),
+    "rate_limit": ("requests", "per_seconds"),
 }
 _CLIENT_KEYS = ("id", "secret", "grants", "user_detail_url", "email_field", "timeout")
 
@@ -231,6 +243,7 @@ class _Loader:
         errors = self.section(document, "errors")
         journal = self.section(document, "journal")
         user_detail = self.section(document, "user_detail")
+        rate_limit = self.section(document, "rate_limit")
         values: dict[str, Any] = {}
         if "host" in server:
             values["host"] = _check(value_checks.host, server["host"], "server.host", self.source)
@@ -243,11 +256,13 @@ class _Loader:
         values["clients"] = self.clients(document.get("clients", []))
         values["tokens"] = self.tokens(tokens)
         values["user_detail"] = self.user_detail(user_detail)
+        if rate_limit:
+            values["rate_limit"] = self.rate_limit(rate_limit)
         if "dialect" in errors:
             values["errors"] = _check(value_checks.dialect, errors["dialect"], "errors.dialect", self.source)
         values["error_overrides"] = self.error_overrides(errors.get("modeled", {}))
         if "size" in journal:
-            values["journal_size"] = _check(value_checks.journal_size, journal["size"], "journal.size", self.source)
+            values["journal_size"] = _check(value_checks.positive_count, journal["size"], "journal.size", self.source)
         values["faults"] = self.faults(document.get("faults", []))
         return Settings(**values)
 
@@ -281,6 +296,15 @@ class _Loader:
         values = {name: _check(check, table[name], f"user_detail.{name}", self.source)
                   for name, check in checks.items() if name in table}
         return UserDetailPolicy(**values)
+
+    def rate_limit(self, table: Mapping[str, Any]) -> RateLimitConfig:
+        for name in ("requests", "per_seconds"):
+            if name not in table:
+                raise self.fail(f"rate_limit.{name}", "is required when [rate_limit] is given")
+        return RateLimitConfig(
+            requests=_check(value_checks.positive_count, table["requests"], "rate_limit.requests", self.source),
+            per_seconds=_check(value_checks.timeout_like, table["per_seconds"], "rate_limit.per_seconds", self.source),
+        )
 
     def tokens(self, table: Mapping[str, Any]) -> TokenConfig:
         values: dict[str, Any] = {}

@@ -122,10 +122,17 @@ def timeout(value: Any) -> float:
     return float(value)
 
 
-def journal_size(value: Any) -> int:
+def positive_count(value: Any) -> int:
     if not is_int(value) or value < 1:
         raise Invalid(f"must be a whole number of at least 1, got {shown(value)}")
     return int(value)
+
+
+def timeout_like(value: Any) -> float:
+    """A positive number of seconds, at most a day."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 86400:
+        raise Invalid(f"must be a number of seconds more than 0 and at most 86400, got {shown(value)}")
+    return float(value)
 
 
 def body_bytes(value: Any) -> int:

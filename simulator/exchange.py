@@ -24,6 +24,7 @@ from .errors import (
     InternalError,
     MethodNotAllowed,
     ProfileNotFound,
+    RateLimited,
     RequestTooLarge,
     SimulatorError,
     spotnana_envelope,
@@ -33,6 +34,7 @@ from .grants import Form, TokenRequest, first_value, parse_form, validate
 from .identity import CallbackRecord, UserDetailVerifier
 from .journal import Journal
 from .profiles import ProfileDirectory
+from .rate_limit import RateLimiter
 from .protocol import ACCESS_TOKEN_TYPE, NO_STORE_HEADERS, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
 from .redaction import redact_fields
 from .tokens import TokenIssuer
@@ -81,7 +83,9 @@ class TokenEndpoint:
         clock: Clock,
         embedded_user_detail_url: str,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
+        self.rate_limiter = rate_limiter
         self.clients = clients
         self.profiles = profiles
         self.verifier = verifier
@@ -161,6 +165,13 @@ class TokenEndpoint:
                 return Outcome(status=200, body=None, connection_fault=fault.connection)
             if fault.answer is not None:
                 return self._fault_outcome(fault, entry)
+        if self.rate_limiter is not None:
+            wait = self.rate_limiter.retry_after(entry["client_id"])
+            if wait is not None:
+                raise RateLimited(
+                    f"too many token requests for this client; retry in {wait} s and reuse tokens until they expire",
+                    headers={"Retry-After": str(wait)},
+                )
         if parse_error is not None:
             raise parse_error
         outcome = await self._exchange(validate(form), entry, records, fault)

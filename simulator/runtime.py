@@ -17,6 +17,7 @@ from .callback_http import PooledUserDetailHttp
 from .identity import UserDetailHttp, UserDetailVerifier
 from .journal import Journal
 from .profiles import ProfileDirectory
+from .rate_limit import RateLimiter
 from .tokens import KeySet, TokenIssuer
 
 EMBEDDED_USER_DETAIL_PREFIX = "/partner"  # where the reference user-detail API is mounted
@@ -49,6 +50,8 @@ class Simulator:
         self.profiles.reset()
         self.clock.reset()
         self.keys.reset()
+        if self.endpoint.rate_limiter is not None:
+            self.endpoint.rate_limiter.reset()
 
     async def aclose(self) -> None:
         if self.http_client is not None:
@@ -118,6 +121,10 @@ def build_simulator(
         clock=clock,
         embedded_user_detail_url=base_url.rstrip("/") + EMBEDDED_USER_DETAIL_PREFIX + "/v1/user-detail",
         sleep=sleep,
+        rate_limiter=(
+            RateLimiter(settings.rate_limit.requests, settings.rate_limit.per_seconds, clock)
+            if settings.rate_limit else None
+        ),
     )
     return Simulator(
         settings=settings,

@@ -253,7 +253,7 @@ def test_unknown_key_lists_the_accepted_keys(tmp_path: Path) -> None:
     error = load_error(tmp_path, client_toml(zzz="1"))
     assert "accepted keys in [[clients]]: id, secret, grants, user_detail_url, email_field, timeout" in str(error)
     error = load_error(tmp_path, "zzz = 1\n")
-    assert "accepted keys in the top level: server, tokens, user_detail, errors, journal, profiles, clients, faults" in str(error)
+    assert "accepted keys in the top level: server, tokens, user_detail, rate_limit, errors, journal, profiles, clients, faults" in str(error)
 
 
 def test_top_level_key_under_a_table_gets_a_hint(tmp_path: Path) -> None:
@@ -556,6 +556,25 @@ def test_user_detail_policy_defaults_and_values(tmp_path: Path) -> None:
     ("[user_detail]\ntimeout = 3\n", "user_detail.timeout", "accepted keys in [user_detail]"),
 ])
 def test_bad_user_detail_policy_names_key_and_problem(tmp_path: Path, text: str, key: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text))
+    assert f": {key}: " in str(caught.value) and problem in str(caught.value)
+
+
+def test_rate_limit_is_off_unless_configured(tmp_path: Path) -> None:
+    from simulator.config import RateLimitConfig
+
+    assert load_settings(write(tmp_path, "")).rate_limit is None
+    limited = load_settings(write(tmp_path, "[rate_limit]\nrequests = 10\nper_seconds = 1\n")).rate_limit
+    assert limited == RateLimitConfig(requests=10, per_seconds=1.0)
+
+
+@pytest.mark.parametrize("text, key, problem", [
+    ("[rate_limit]\nrequests = 10\n", "rate_limit.per_seconds", "required"),
+    ("[rate_limit]\nrequests = 0\nper_seconds = 1\n", "rate_limit.requests", "at least 1"),
+    ("[rate_limit]\nrequests = 5\nper_seconds = -1\n", "rate_limit.per_seconds", "more than 0"),
+])
+def test_bad_rate_limit_names_key_and_problem(tmp_path: Path, text: str, key: str, problem: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(write(tmp_path, text))
     assert f": {key}: " in str(caught.value) and problem in str(caught.value)
