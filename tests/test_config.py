@@ -554,8 +554,11 @@ def test_user_detail_policy_defaults_and_values(tmp_path: Path) -> None:
     ("[user_detail]\nrejecting_statuses = []\n", "user_detail.rejecting_statuses", "non-empty"),
     ("[user_detail]\nemail_match = 'loose'\n", "user_detail.email_match", '"case-insensitive" or "exact"'),
     ("[user_detail]\ntimeout = 3\n", "user_detail.timeout", "accepted keys in [user_detail]"),
+    ("[rate_limit]\nrequests = 10\n", "rate_limit.per_seconds", "required"),
+    ("[rate_limit]\nrequests = 0\nper_seconds = 1\n", "rate_limit.requests", "at least 1"),
+    ("[rate_limit]\nrequests = 5\nper_seconds = -1\n", "rate_limit.per_seconds", "more than 0"),
 ])
-def test_bad_user_detail_policy_names_key_and_problem(tmp_path: Path, text: str, key: str, problem: str) -> None:
+def test_bad_modeled_settings_name_key_and_problem(tmp_path: Path, text: str, key: str, problem: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(write(tmp_path, text))
     assert f": {key}: " in str(caught.value) and problem in str(caught.value)
@@ -568,13 +571,3 @@ def test_rate_limit_is_off_unless_configured(tmp_path: Path) -> None:
     limited = load_settings(write(tmp_path, "[rate_limit]\nrequests = 10\nper_seconds = 1\n")).rate_limit
     assert limited == RateLimitConfig(requests=10, per_seconds=1.0)
 
-
-@pytest.mark.parametrize("text, key, problem", [
-    ("[rate_limit]\nrequests = 10\n", "rate_limit.per_seconds", "required"),
-    ("[rate_limit]\nrequests = 0\nper_seconds = 1\n", "rate_limit.requests", "at least 1"),
-    ("[rate_limit]\nrequests = 5\nper_seconds = -1\n", "rate_limit.per_seconds", "more than 0"),
-])
-def test_bad_rate_limit_names_key_and_problem(tmp_path: Path, text: str, key: str, problem: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        load_settings(write(tmp_path, text))
-    assert f": {key}: " in str(caught.value) and problem in str(caught.value)
