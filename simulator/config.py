@@ -244,13 +244,9 @@ class _Loader:
         journal = self.section(document, "journal")
         user_detail = self.section(document, "user_detail")
         rate_limit = self.section(document, "rate_limit")
-        values: dict[str, Any] = {}
-        if "host" in server:
-            values["host"] = _check(value_checks.host, server["host"], "server.host", self.source)
-        if "port" in server:
-            values["port"] = _check(value_checks.port, server["port"], "server.port", self.source)
-        if "admin_token" in server:
-            values["admin_token"] = _check(value_checks.admin_token, server["admin_token"], "server.admin_token", self.source)
+        values: dict[str, Any] = self.checked(
+            server, "server", {"host": value_checks.host, "port": value_checks.port, "admin_token": value_checks.admin_token}
+        )
         if "profiles" in document:
             values["profiles"] = self.profiles(document["profiles"])
         values["clients"] = self.clients(document.get("clients", []))
@@ -288,14 +284,16 @@ class _Loader:
         return table
 
     def user_detail(self, table: Mapping[str, Any]) -> UserDetailPolicy:
-        checks = {
+        return UserDetailPolicy(**self.checked(table, "user_detail", {
             "max_body_bytes": value_checks.body_bytes,
             "rejecting_statuses": value_checks.rejecting_statuses,
             "email_match": value_checks.email_match,
-        }
-        values = {name: _check(check, table[name], f"user_detail.{name}", self.source)
-                  for name, check in checks.items() if name in table}
-        return UserDetailPolicy(**values)
+        }))
+
+    def checked(self, table: Mapping[str, Any], prefix: str, checks: Mapping[str, Callable[[Any], Any]]) -> dict[str, Any]:
+        """The keys of ``table`` that ``checks`` names, each run through its check (errors name ``prefix.key``)."""
+        return {name: _check(check, table[name], f"{prefix}.{name}", self.source)
+                for name, check in checks.items() if name in table}
 
     def rate_limit(self, table: Mapping[str, Any]) -> RateLimitConfig:
         for name in ("requests", "per_seconds"):
@@ -307,16 +305,13 @@ class _Loader:
         )
 
     def tokens(self, table: Mapping[str, Any]) -> TokenConfig:
-        values: dict[str, Any] = {}
-        for name in ("lifetime", "refresh_lifetime"):
-            if name in table:
-                values[name] = _check(value_checks.seconds_int, table[name], f"tokens.{name}", self.source)
-        if "algorithm" in table:
-            values["algorithm"] = _check(value_checks.algorithm, table["algorithm"], "tokens.algorithm", self.source)
-        if "key_file" in table:
-            values["key_file"] = _check(self.key_file, table["key_file"], "tokens.key_file", self.source)
-        if "issuer" in table:
-            values["issuer"] = _check(value_checks.http_url, table["issuer"], "tokens.issuer", self.source)
+        values = self.checked(table, "tokens", {
+            "lifetime": value_checks.seconds_int,
+            "refresh_lifetime": value_checks.seconds_int,
+            "algorithm": value_checks.algorithm,
+            "key_file": self.key_file,
+            "issuer": value_checks.http_url,
+        })
         return TokenConfig(**values)
 
     def key_file(self, value: Any) -> Path:
