@@ -29,9 +29,9 @@ from typing import Any
 
 import httpx
 
-from reference_impl.user_detail import DEMO_USERS
-from simulator.config import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-from simulator.protocol import ACCESS_TOKEN_TYPE, CLIENT_CREDENTIALS_GRANT, OPENID_SCOPE, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
+from spotnana_sim.reference.user_detail import DEMO_USERS
+from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, CLIENT_CREDENTIALS_GRANT, OPENID_SCOPE, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
 
 BANNER = "spotnana-sim listening on "
 FAULT_CODE = "SOAK_INJECTED"
@@ -69,7 +69,7 @@ def rss_kib(pid: int) -> int:
 def start_server(log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "simulator.cli", "serve", "--host", "127.0.0.1", "--port", "0", "--log-level", "warning"],
+        [sys.executable, "-m", "spotnana_sim", "serve", "--host", "127.0.0.1", "--port", "0", "--log-level", "warning"],
         stdout=subprocess.PIPE, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     assert process.stdout is not None

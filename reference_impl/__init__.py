@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from reference_impl.user_detail import (
+from spotnana_sim.reference.user_detail import (
     DEMO_SUBJECT_TOKEN,
     DEMO_USERS,
     USER_DETAIL_PATH,
@@ -30,7 +30,7 @@ def __getattr__(name: str) -> Any:
     # The simulator mounts the user-detail API at start-up; the client (and httpx with it) loads only
     # when someone asks for it, so `spotnana-sim serve` starts without it.
     if name in _CLIENT_NAMES:
-        from reference_impl import client
+        from spotnana_sim.reference import client
 
         return getattr(client, name)
     raise AttributeError(f"module 'reference_impl' has no attribute {name!r}")

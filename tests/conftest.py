@@ -8,9 +8,9 @@ import httpcore  # noqa: F401  # see below
 import httpx
 import pytest
 
-from simulator.config import Settings
-from simulator.inprocess import InProcessSimulator, build_in_process
-from simulator.runtime import Simulator
+from spotnana_sim.core.settings import Settings
+from spotnana_sim.server.inprocess import InProcessSimulator, build_in_process
+from spotnana_sim.harness.simulator import Simulator
 
 from .servers import ServerThread, running_simulator
 

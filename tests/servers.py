@@ -10,9 +10,9 @@ from typing import Any, Iterator
 
 import uvicorn
 
-from simulator.app import create_app
-from simulator.config import Settings
-from simulator.runtime import Simulator, build_simulator
+from spotnana_sim.server.app import create_app
+from spotnana_sim.core.settings import Settings
+from spotnana_sim.harness.simulator import Simulator, build_simulator
 
 
 def free_port() -> int:

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from simulator.callback_http import PooledUserDetailHttp
-from simulator.identity import CallbackFailed, CallbackTimedOut, HttpxUserDetailHttp, UserDetailHttp
+from spotnana_sim.server.callback_http import PooledUserDetailHttp
+from spotnana_sim.core.user_detail import CallbackFailed, CallbackTimedOut, HttpxUserDetailHttp, UserDetailHttp
 
 CAP = 1024
 HEADERS = {"Authorization": "Bearer subject-token-123", "Accept": "application/json"}

@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from simulator.callback_http import PooledUserDetailHttp
-from simulator.identity import CallbackFailed
+from spotnana_sim.server.callback_http import PooledUserDetailHttp
+from spotnana_sim.core.user_detail import CallbackFailed
 
 from .servers import ServerThread
 

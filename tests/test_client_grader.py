@@ -13,18 +13,18 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from reference_impl.client import SpotnanaTokenClient, TokenExchangeError
-from simulator import cli
-from simulator.config import Settings
-from simulator.conformance.client_grader import (
+from spotnana_sim.reference.client import SpotnanaTokenClient, TokenExchangeError
+from spotnana_sim.cli import main as cli
+from spotnana_sim.core.settings import Settings
+from spotnana_sim.kit.client_grader import (
     GraderPolicy,
     JournalFormatError,
     grade_journal,
     load_journal,
 )
-from simulator.conformance.report import FAIL, PASS, SKIP, WARN
-from simulator.protocol import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
-from simulator.runtime import Simulator
+from spotnana_sim.kit.report import FAIL, PASS, SKIP, WARN
+from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
+from spotnana_sim.harness.simulator import Simulator
 
 from .servers import ServerThread, running_simulator
 
@@ -210,7 +210,7 @@ def test_cli_grades_a_running_simulator_and_a_saved_journal(
     live: tuple[ServerThread, Simulator], token_url: str, sim: Simulator, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("simulator.cli_check",))
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("spotnana_sim.cli.check",))
     with reference_client(token_url, sim) as client:
         client.tokens_for("user-1", "demo-token-ada")
         client.tokens_for("user-1", "demo-token-ada")

@@ -1,4 +1,4 @@
-"""simulator.clock: an offset over a base clock, moved by advance/set/reset instead of sleeping."""
+"""spotnana_sim.core.clock: an offset over a base clock, moved by advance/set/reset instead of sleeping."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from simulator.clock import Clock
+from spotnana_sim.core.clock import Clock
 
 
 class FakeBase:
@@ -114,7 +114,7 @@ def test_concurrent_advances_all_count() -> None:
 
 
 def test_the_clock_refuses_to_leave_1970_to_9999() -> None:
-    from simulator.clock import LATEST_TIME, ClockOutOfRange
+    from spotnana_sim.core.clock import LATEST_TIME, ClockOutOfRange
 
     clock = Clock(base=lambda: 1_000.0)
     with pytest.raises(ClockOutOfRange):

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from simulator.config import (
+from spotnana_sim.core.settings import (
     CLIENT_CREDENTIALS_GRANT,
     DEFAULT_EMAIL_FIELD,
     DEFAULT_TIMEOUT,
@@ -22,7 +22,7 @@ from simulator.config import (
     apply_overrides,
     load_settings,
 )
-from simulator.errors import ErrorTable, ProfileNotFound
+from spotnana_sim.core.errors import ErrorTable, ProfileNotFound
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "simulator.toml"
 SECRET = "s3cr3t-value-that-must-not-leak"
@@ -540,7 +540,7 @@ def test_a_bad_fault_rule_names_the_file_and_the_path(tmp_path: Path) -> None:
 
 
 def test_user_detail_policy_defaults_and_values(tmp_path: Path) -> None:
-    from simulator.config import UserDetailPolicy
+    from spotnana_sim.core.settings import UserDetailPolicy
 
     assert load_settings(write(tmp_path, "")).user_detail == UserDetailPolicy()
     path = write(tmp_path, '[user_detail]\nmax_body_bytes = 4096\nrejecting_statuses = [401, 403, 404]\nemail_match = "exact"\n')
@@ -565,7 +565,7 @@ def test_bad_modeled_settings_name_key_and_problem(tmp_path: Path, text: str, ke
 
 
 def test_rate_limit_is_off_unless_configured(tmp_path: Path) -> None:
-    from simulator.config import RateLimitConfig
+    from spotnana_sim.core.settings import RateLimitConfig
 
     assert load_settings(write(tmp_path, "")).rate_limit is None
     limited = load_settings(write(tmp_path, "[rate_limit]\nrequests = 10\nper_seconds = 1\n")).rate_limit

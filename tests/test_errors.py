@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.errors import (
+from spotnana_sim.core.errors import (
     ERROR_TABLE,
     RFC6749,
     SPOTNANA,

@@ -8,10 +8,10 @@ import httpx
 import jwt
 import pytest
 
-from reference_impl.user_detail import DEMO_SUBJECT_TOKEN
-from simulator.config import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Settings, UserDetailPolicy
-from simulator.inprocess import InProcessSimulator
-from simulator.protocol import ACCESS_TOKEN_TYPE, CLIENT_CREDENTIALS_GRANT, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
+from spotnana_sim.reference.user_detail import DEMO_SUBJECT_TOKEN
+from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Settings, UserDetailPolicy
+from spotnana_sim.server.inprocess import InProcessSimulator
+from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, CLIENT_CREDENTIALS_GRANT, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
 
 FORM = {
     "grant_type": TOKEN_EXCHANGE_GRANT, "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET,
@@ -32,7 +32,7 @@ async def test_refresh_token_is_bound_to_client_and_user(sim_client: httpx.Async
     grant = issuer.read_refresh_token(body["refresh_token"], client_id=DEMO_CLIENT_ID)
     access = issuer.verify_access_token(body["access_token"])
     assert (grant.subject, grant.email) == (access["sub"], "ada@example.com")
-    from simulator.tokens import InvalidRefreshToken
+    from spotnana_sim.core.tokens import InvalidRefreshToken
 
     with pytest.raises(InvalidRefreshToken):
         issuer.read_refresh_token(body["refresh_token"], client_id="someone-else")

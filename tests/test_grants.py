@@ -6,9 +6,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from simulator.errors import InvalidScope, UnsupportedContentType, UnsupportedGrantType, ValidationFailed
-from simulator.grants import MAX_FIELDS, parse_form, validate
-from simulator.protocol import ACCESS_TOKEN_TYPE, CLIENT_CREDENTIALS_GRANT, TOKEN_EXCHANGE_GRANT
+from spotnana_sim.core.errors import InvalidScope, UnsupportedContentType, UnsupportedGrantType, ValidationFailed
+from spotnana_sim.core.token_request import MAX_FIELDS, parse_form, validate
+from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, CLIENT_CREDENTIALS_GRANT, TOKEN_EXCHANGE_GRANT
 
 FORM = "application/x-www-form-urlencoded"
 EXCHANGE = {

@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from simulator.config import ClientConfig
-from simulator.errors import (
+from spotnana_sim.core.settings import ClientConfig
+from spotnana_sim.core.errors import (
     SimulatorError,
     SubjectTokenRejected,
     UserDetailEmailMissing,
@@ -25,7 +25,7 @@ from simulator.errors import (
     UserDetailUnexpectedStatus,
     UserDetailUnreachable,
 )
-from simulator.identity import (
+from spotnana_sim.core.user_detail import (
     CallbackFailed,
     CallbackRecord,
     CallbackTimedOut,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from simulator.journal import DEFAULT_MAX_ENTRIES, Journal
+from spotnana_sim.harness.journal import DEFAULT_MAX_ENTRIES, Journal
 
 
 def entry(client_id: str = "c1", status: int = 200, timestamp: float = 100.0) -> dict[str, Any]:

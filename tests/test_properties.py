@@ -25,16 +25,16 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from simulator.app import create_app
-from simulator.config import ClientConfig, Settings
-from simulator.errors import RFC6749, SPOTNANA
-from simulator.grants import DEFAULT_MAX_FIELD_LENGTH, MAX_FIELD_LENGTH, MAX_FIELDS
-from simulator.exchange import MAX_BODY_BYTES as BODY_CAP
-from simulator.identity import MAX_BODY_BYTES as USER_DETAIL_CAP
-from simulator.identity import CallbackFailed, CallbackTimedOut, UserDetailResponse
-from simulator.inprocess import build_in_process
-from simulator.openapi import openapi_document
-from simulator.protocol import (
+from spotnana_sim.server.app import create_app
+from spotnana_sim.core.settings import ClientConfig, Settings
+from spotnana_sim.core.errors import RFC6749, SPOTNANA
+from spotnana_sim.core.token_request import DEFAULT_MAX_FIELD_LENGTH, MAX_FIELD_LENGTH, MAX_FIELDS
+from spotnana_sim.harness.endpoint import MAX_BODY_BYTES as BODY_CAP
+from spotnana_sim.core.user_detail import MAX_BODY_BYTES as USER_DETAIL_CAP
+from spotnana_sim.core.user_detail import CallbackFailed, CallbackTimedOut, UserDetailResponse
+from spotnana_sim.server.inprocess import build_in_process
+from spotnana_sim.server.openapi import openapi_document
+from spotnana_sim.core.protocol import (
     ACCESS_TOKEN_TYPE,
     CLIENT_CREDENTIALS_GRANT,
     FORM_CONTENT_TYPE,
@@ -42,10 +42,10 @@ from simulator.protocol import (
     TOKEN_ENDPOINT_PATH,
     TOKEN_EXCHANGE_GRANT,
 )
-from simulator.runtime import build_simulator
-from simulator.tokens import KeySet
+from spotnana_sim.harness.simulator import build_simulator
+from spotnana_sim.core.tokens import KeySet
 
-from reference_impl.user_detail import DEMO_USERS
+from spotnana_sim.reference.user_detail import DEMO_USERS
 
 KEYS = KeySet.generate()  # one RSA key for the module: generating one per example would dominate the run
 CLIENT_ID, CLIENT_SECRET = "prop-client", "prop-secret-3f9a1c77e0"
@@ -512,6 +512,7 @@ def test_every_user_detail_answer_has_its_documented_outcome(
 
 
 def test_the_documented_clock_bound_is_the_enforced_one() -> None:
-    from simulator import clock, openapi
+    from spotnana_sim.core import clock
+    from spotnana_sim.server import openapi
 
     assert openapi.LATEST_CLOCK_TIME == clock.LATEST_TIME

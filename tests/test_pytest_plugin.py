@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reference_impl.user_detail import create_user_detail_app
-from simulator import testing
+from spotnana_sim.reference.user_detail import create_user_detail_app
+from spotnana_sim.kit import testing
 
 from .servers import ServerThread
 
@@ -105,7 +105,7 @@ def test_settings_fixture_override_and_marker(inner: pytest.Pytester) -> None:
     inner.makeconftest(
         """
         import pytest
-        from simulator.config import Settings
+        from spotnana_sim.core.settings import Settings
 
         @pytest.fixture(scope="session")
         def spotnana_sim_settings():

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-from reference_impl.client import (
+from spotnana_sim.reference.client import (
     ACCESS_TOKEN_TYPE,
     TOKEN_EXCHANGE_GRANT,
     SpotnanaTokenClient,

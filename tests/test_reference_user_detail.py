@@ -14,7 +14,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from reference_impl.user_detail import (
+from spotnana_sim.reference.user_detail import (
     DEMO_SUBJECT_TOKEN,
     DEMO_USERS,
     USER_DETAIL_PATH,

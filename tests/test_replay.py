@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from simulator import cli
-from simulator.config import ClientConfig, Settings
-from simulator.replay import (
+from spotnana_sim.cli import main as cli
+from spotnana_sim.core.settings import ClientConfig, Settings
+from spotnana_sim.scenarios.replay import (
     ERROR,
     FAILED,
     PASSED,
@@ -23,14 +23,14 @@ from simulator.replay import (
     junit_xml,
     run_all,
 )
-from simulator.scenarios import Scenario, load_scenarios, parse_scenario, shipped_scenarios_dir
+from spotnana_sim.scenarios.loader import Scenario, load_scenarios, parse_scenario, shipped_scenarios_dir
 
 
 @pytest.fixture(autouse=True)
 def scenario_commands(monkeypatch: pytest.MonkeyPatch) -> None:
     # Until the lead adds the module to cli.COMMAND_MODULES; harmless afterwards.
-    if "simulator.cli_scenarios" not in cli.COMMAND_MODULES:
-        monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "simulator.cli_scenarios"))
+    if "spotnana_sim.cli.scenario_commands" not in cli.COMMAND_MODULES:
+        monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "spotnana_sim.cli.scenario_commands"))
 
 
 def scenario(text: str) -> Scenario:
@@ -94,7 +94,7 @@ steps:
 
 
 async def test_base_settings_and_credentials_fill_the_placeholders() -> None:
-    from simulator.replay import Credentials
+    from spotnana_sim.scenarios.replay import Credentials
 
     base = Settings(clients=(ClientConfig("acme", "acme-secret-1"),))
     ok = scenario("name: ok\ndescription: d\nsource: documented\nsteps:\n  - expect: {status: 200, claims: {client_id: acme}}\n")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from simulator.config import ClientConfig, Settings, TokenConfig
-from simulator.runtime import build_simulator, default_profiles
+from spotnana_sim.core.settings import ClientConfig, Settings, TokenConfig
+from spotnana_sim.harness.simulator import build_simulator, default_profiles
 
 
 def test_two_simulators_with_one_key_file_verify_each_others_tokens(tmp_path: Path) -> None:

@@ -10,10 +10,10 @@ from urllib.parse import parse_qsl
 import jsonschema
 import pytest
 
-from simulator.record import WRONG_SECRET, render, scenario_from_journal
-from simulator.redaction import redact
-from simulator.scenario_checks import Observed, check_step
-from simulator.scenarios import (
+from spotnana_sim.scenarios.record import WRONG_SECRET, render, scenario_from_journal
+from spotnana_sim.core.redaction import redact
+from spotnana_sim.scenarios.judge import Observed, check_step
+from spotnana_sim.scenarios.loader import (
     PLACEHOLDERS,
     Expectation,
     ScenarioError,

@@ -1,4 +1,4 @@
-"""simulator.tokens: keys, JWKS, access tokens (JWS) and refresh tokens (sealed JWE)."""
+"""spotnana_sim.core.tokens: keys, JWKS, access tokens (JWS) and refresh tokens (sealed JWE)."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-import simulator.tokens as tokens_module
-from simulator.clock import Clock
-from simulator.tokens import (
+import spotnana_sim.core.tokens as tokens_module
+from spotnana_sim.core.clock import Clock
+from spotnana_sim.core.tokens import (
     MAX_PREVIOUS_KEYS,
     SUPPORTED_ALGORITHMS,
     InvalidRefreshToken,

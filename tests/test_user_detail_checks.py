@@ -15,10 +15,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from reference_impl.user_detail import create_user_detail_app
-from simulator import cli
-from simulator.conformance.report import FAIL, PASS, SKIP, WARN, Report
-from simulator.conformance.user_detail_checks import (
+from spotnana_sim.reference.user_detail import create_user_detail_app
+from spotnana_sim.cli import main as cli
+from spotnana_sim.kit.report import FAIL, PASS, SKIP, WARN, Report
+from spotnana_sim.kit.user_detail_checks import (
     CHECKS,
     REPEAT_CALLS,
     UserDetailProbe,
@@ -288,7 +288,7 @@ def test_junit_and_json_renderings(serve: Callable[[Any], str]) -> None:
 
 def test_cli_exit_status_json_and_junit(serve: Callable[[Any], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                         capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("simulator.cli_check",))
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("spotnana_sim.cli.check",))
     good = serve(create_user_detail_app({TOKEN: EMAIL}))
     args = ["check", "user-detail", "--url", good, "--token", TOKEN, "--expect-email", EMAIL]
     assert cli.main(args + ["--header", "X-Api-Key: k"]) == 0

@@ -14,9 +14,9 @@ from typing import Iterator
 import httpx
 import pytest
 
-from simulator.cli import main
+from spotnana_sim.cli.main import main
 
-SPOTNANA_SIM = [sys.executable, "-m", "simulator.cli"]
+SPOTNANA_SIM = [sys.executable, "-m", "spotnana_sim"]
 
 
 def start_serve(*args: str) -> tuple[subprocess.Popen[str], list[str]]:

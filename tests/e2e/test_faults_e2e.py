@@ -12,13 +12,13 @@ import httpx
 import jwt
 import pytest
 
-from reference_impl.user_detail import DEMO_SUBJECT_TOKEN
-from simulator.app import create_app
-from simulator.cli import main
-from simulator.config import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEFAULT_TIMEOUT, Settings
-from simulator.errors import ERROR_TABLE
-from simulator.protocol import ACCESS_TOKEN_TYPE, CLIENT_CREDENTIALS_GRANT, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
-from simulator.runtime import Simulator, build_simulator
+from spotnana_sim.reference.user_detail import DEMO_SUBJECT_TOKEN
+from spotnana_sim.server.app import create_app
+from spotnana_sim.cli.main import main
+from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEFAULT_TIMEOUT, Settings
+from spotnana_sim.core.errors import ERROR_TABLE
+from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, CLIENT_CREDENTIALS_GRANT, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
+from spotnana_sim.harness.simulator import Simulator, build_simulator
 
 from ..servers import ServerThread, running_simulator
 

@@ -7,8 +7,8 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from simulator.config import ClientConfig, Settings
-from simulator.protocol import ACCESS_TOKEN_TYPE, CLIENT_CREDENTIALS_GRANT, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
+from spotnana_sim.core.settings import ClientConfig, Settings
+from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, CLIENT_CREDENTIALS_GRANT, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
 
 from ..servers import running_simulator
 

@@ -21,17 +21,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from simulator.app import create_app
-from simulator.config import Settings
-from simulator.protocol import ACCESS_TOKEN_TYPE, OPENID_SCOPE, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
-from simulator.runtime import build_simulator
+from spotnana_sim.server.app import create_app
+from spotnana_sim.core.settings import Settings
+from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, OPENID_SCOPE, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
+from spotnana_sim.harness.simulator import build_simulator
 
 from ..servers import ServerThread
 
 pytestmark = pytest.mark.e2e
 
 HANG_GUARD = 60.0  # only keeps a broken run from hanging the suite
-CLI = [sys.executable, "-m", "simulator.cli"]
+CLI = [sys.executable, "-m", "spotnana_sim"]
 BANNER = "spotnana-sim listening on "
 
 

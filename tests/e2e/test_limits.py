@@ -19,11 +19,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from simulator.config import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, ClientConfig, Settings
-from simulator.exchange import MAX_BODY_BYTES
-from simulator.grants import DEFAULT_MAX_FIELD_LENGTH, MAX_FIELD_LENGTH
-from simulator.journal import Journal
-from simulator.protocol import (
+from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, ClientConfig, Settings
+from spotnana_sim.harness.endpoint import MAX_BODY_BYTES
+from spotnana_sim.core.token_request import DEFAULT_MAX_FIELD_LENGTH, MAX_FIELD_LENGTH
+from spotnana_sim.harness.journal import Journal
+from spotnana_sim.core.protocol import (
     ACCESS_TOKEN_TYPE,
     CLIENT_CREDENTIALS_GRANT,
     FORM_CONTENT_TYPE,
@@ -32,7 +32,7 @@ from simulator.protocol import (
     TOKEN_EXCHANGE_GRANT,
 )
 
-from reference_impl.user_detail import DEMO_USERS
+from spotnana_sim.reference.user_detail import DEMO_USERS
 
 from ..servers import ServerThread, running_simulator
 

@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from simulator import cli
-from simulator.config import Settings
-from simulator.replay import ERROR, PASSED, SKIPPED, Credentials, TargetRunner, run_all
-from simulator.scenarios import load_scenario, load_scenarios, shipped_scenarios_dir
+from spotnana_sim.cli import main as cli
+from spotnana_sim.core.settings import Settings
+from spotnana_sim.scenarios.replay import ERROR, PASSED, SKIPPED, Credentials, TargetRunner, run_all
+from spotnana_sim.scenarios.loader import load_scenario, load_scenarios, shipped_scenarios_dir
 from tests.servers import ServerThread, running_simulator
 
 pytestmark = pytest.mark.e2e
@@ -31,8 +31,8 @@ IN_PROCESS_ONLY = {"email_of_no_profile_configured", "rfc6749_dialect", "user_de
 
 @pytest.fixture(autouse=True)
 def scenario_commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    if "simulator.cli_scenarios" not in cli.COMMAND_MODULES:
-        monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "simulator.cli_scenarios"))
+    if "spotnana_sim.cli.scenario_commands" not in cli.COMMAND_MODULES:
+        monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "spotnana_sim.cli.scenario_commands"))
 
 
 @pytest.fixture(scope="module")

@@ -18,10 +18,10 @@ from schemathesis.config import SchemathesisConfig
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from simulator.config import Settings
-from simulator.errors import RFC6749, SPOTNANA
-from simulator.openapi import openapi_document
-from simulator.protocol import TOKEN_ENDPOINT_PATH
+from spotnana_sim.core.settings import Settings
+from spotnana_sim.core.errors import RFC6749, SPOTNANA
+from spotnana_sim.server.openapi import openapi_document
+from spotnana_sim.core.protocol import TOKEN_ENDPOINT_PATH
 
 from ..servers import ServerThread, running_simulator
 

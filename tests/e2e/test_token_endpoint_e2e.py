@@ -14,10 +14,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reference_impl.user_detail import create_user_detail_app
-from simulator.config import ClientConfig, Settings
-from simulator.protocol import ACCESS_TOKEN_TYPE, CLIENT_CREDENTIALS_GRANT, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
-from simulator.tokens import subject_for
+from spotnana_sim.reference.user_detail import create_user_detail_app
+from spotnana_sim.core.settings import ClientConfig, Settings
+from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, CLIENT_CREDENTIALS_GRANT, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
+from spotnana_sim.core.tokens import subject_for
 
 from ..servers import ServerThread, free_port, running_simulator
 
@@ -238,8 +238,8 @@ async def _slow(request: Request) -> Response:
 
 
 def test_embedded_default_serves_the_demo_exchange() -> None:
-    from reference_impl.user_detail import DEMO_SUBJECT_TOKEN
-    from simulator.config import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+    from spotnana_sim.reference.user_detail import DEMO_SUBJECT_TOKEN
+    from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 
     with running_simulator(Settings()) as (server, simulator):
         response = post(server, exchange_form(client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET,

@@ -11,8 +11,8 @@ from typing import Any
 
 import jwt
 
-from reference_impl.client import SpotnanaTokenClient
-from simulator.testing import SimulatorHandle
+from spotnana_sim.reference.client import SpotnanaTokenClient
+from spotnana_sim.kit.testing import SimulatorHandle
 
 
 class PartnerBackend:

@@ -1,1 +1,0 @@
-"""Conformance kit: check a user-detail API, grade a token-exchange client from a journal."""

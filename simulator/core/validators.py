@@ -1,0 +1,232 @@
+"""Value checks for the configuration: each takes a raw value and returns it typed, or raises Invalid.
+
+The caller (config.py) adds the key and the source, so the TOML file, the command-line flags and
+scenario files share one set of messages. No Starlette, no pytest.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from spotnana_sim.core.errors import DIALECTS
+from spotnana_sim.core.protocol import SUPPORTED_GRANTS
+from spotnana_sim.core.redaction import shorten
+
+# Where the documented user-detail answer keeps the email: {"user": {"email": ...}} (S1, the backend-setup page).
+DEFAULT_EMAIL_FIELD = "user.email"
+# Spotnana's real callback timeout is not public; past two minutes a "slow" test is a hung one.
+MAX_TIMEOUT = 120.0
+# RS256 is what Spotnana's sample token implies; ES256 signs faster for load tests.
+ALGORITHMS = ("RS256", "ES256")
+
+
+
+class Invalid(Exception):
+    """A value is wrong; the message says how. The caller adds the key and the source."""
+
+
+def shown(value: Any) -> str:
+    """A raw value as the user wrote it in TOML, shortened. Never used for secrets."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return repr(shorten(value))
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return f"a {type(value).__name__}"
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # TOML true is a Python int
+
+
+def nonempty_string(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid(f"must be a non-empty string, got {shown(value)}")
+    return value
+
+
+def host(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value):
+        raise Invalid(f"must be a host name or IP address, got {shown(value)}")
+    return value
+
+
+def port(value: Any) -> int:
+    if not is_int(value) or not 0 <= value <= 65535:  # 0 asks the system for a free port
+        raise Invalid(f"must be a whole number from 0 to 65535 (0 picks a free port), got {shown(value)}")
+    return int(value)
+
+
+def secret_string(value: Any, what: str) -> str:
+    # Secrets: say what is wrong with the type, never show the value.
+    if not isinstance(value, str):
+        raise Invalid(f"must be a non-empty string, got {shown_type(value)}")
+    if not value.strip():
+        raise Invalid(f"must be a non-empty string; this {what} is empty")
+    return value
+
+
+def shown_type(value: Any) -> str:
+    """What kind of value came, without the value itself (for secrets)."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (dict, list)):
+        return shown(value)
+    return "a number" if isinstance(value, (int, float)) else f"a {type(value).__name__}"
+
+
+def secret(value: Any) -> str:
+    return secret_string(value, "secret")
+
+
+def admin_token(value: Any) -> str:
+    return secret_string(value, "admin token")
+
+
+def client_id(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or value != value.strip():
+        raise Invalid(f"must be a non-empty string without surrounding spaces, got {shown(value)}")
+    return value
+
+
+def dialect(value: Any) -> str:
+    if value not in DIALECTS:
+        raise Invalid(f"must be one of {', '.join(map(repr, DIALECTS))}, got {shown(value)}")
+    return str(value)
+
+
+def algorithm(value: Any) -> str:
+    if value not in ALGORITHMS:
+        raise Invalid(f"must be one of {', '.join(map(repr, ALGORITHMS))}, got {shown(value)}")
+    return str(value)
+
+
+def seconds_int(value: Any) -> int:
+    if not is_int(value) or value <= 0:
+        raise Invalid(f"must be a positive whole number of seconds, got {shown(value)}")
+    return int(value)
+
+
+def timeout(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise Invalid(f"must be a positive number of seconds, got {shown(value)}")
+    if not 0 < value <= MAX_TIMEOUT:  # also rejects nan, which compares false
+        raise Invalid(f"must be more than 0 and at most {MAX_TIMEOUT:g} seconds, got {shown(value)}")
+    return float(value)
+
+
+def positive_count(value: Any) -> int:
+    if not is_int(value) or value < 1:
+        raise Invalid(f"must be a whole number of at least 1, got {shown(value)}")
+    return int(value)
+
+
+def timeout_like(value: Any) -> float:
+    """A positive number of seconds, at most a day."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 86400:
+        raise Invalid(f"must be a number of seconds more than 0 and at most 86400, got {shown(value)}")
+    return float(value)
+
+
+def body_bytes(value: Any) -> int:
+    if not is_int(value) or not 1024 <= value <= 16 * 1024 * 1024:
+        raise Invalid(f"must be a whole number of bytes from 1024 to 16777216, got {shown(value)}")
+    return int(value)
+
+
+def rejecting_statuses(value: Any) -> frozenset[int]:
+    # 200 cannot mean "rejected", and 5xx stay "the user-detail API failed": only 4xx are eligible.
+    if not isinstance(value, list) or not value or not all(is_int(v) and 400 <= v <= 499 for v in value):
+        raise Invalid(f"must be a non-empty list of 4xx statuses such as [401, 403], got {shown(value)}")
+    return frozenset(int(v) for v in value)
+
+
+def email_match(value: Any) -> str:
+    if value not in ("case-insensitive", "exact"):
+        raise Invalid(f"must be \"case-insensitive\" or \"exact\", got {shown(value)}")
+    return str(value)
+
+
+def grants(value: Any) -> frozenset[str]:
+    accepted = ", ".join(map(repr, SUPPORTED_GRANTS))
+    if not isinstance(value, list) or not value:
+        raise Invalid(f"must be a non-empty list of grant types from {accepted}, got {shown(value)}")
+    for item in value:
+        if item not in SUPPORTED_GRANTS:
+            raise Invalid(f"unsupported grant type {shown(item)}; accepted: {accepted}")
+    return frozenset(value)
+
+
+_SEGMENT = re.compile(r"\S+")
+
+
+def email_field(value: Any) -> str:
+    if not isinstance(value, str) or not all(_SEGMENT.fullmatch(part) for part in value.split(".")):
+        raise Invalid(
+            f"must be a dotted path of non-empty names into the user-detail JSON "
+            f"(like {DEFAULT_EMAIL_FIELD!r}), got {shown(value)}"
+        )
+    return value
+
+
+def http_url(value: Any) -> str:
+    problem = f"must be an http:// or https:// URL with a host, got {shown_url(value)}"
+    if not isinstance(value, str) or any(c.isspace() for c in value):
+        raise Invalid(problem)
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # raises ValueError on a port that is not a number in range
+    except ValueError:
+        raise Invalid(problem) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Invalid(problem)
+    return value
+
+
+def shown_url(value: Any) -> str:
+    return repr(shorten(redact_url(value))) if isinstance(value, str) else shown(value)
+
+
+def redact_url(url: str) -> str:
+    """The URL without the password of any user:password@ part, which is a credential."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url.rpartition("@")[2] if "@" in url else url
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:…@{parts.netloc.rpartition('@')[2]}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def email(value: Any) -> str:
+    if not isinstance(value, str) or "@" not in value or any(c.isspace() for c in value):
+        raise Invalid(f"must be an email address (containing '@'), got {shown(value)}")
+    local, _, domain = value.rpartition("@")
+    if not local or not domain:
+        raise Invalid(f"must be an email address with text on both sides of '@', got {shown(value)}")
+    return value
+
+
+def error_status(value: Any) -> int:
+    # An error row must stay an error: a 2xx/3xx would read as success or a redirect to clients.
+    if not is_int(value) or not 400 <= value <= 599:
+        raise Invalid(f"must be an HTTP error status from 400 to 599, got {shown(value)}")
+    return int(value)
+
+
+_ERROR_CODE = re.compile(r"[A-Z][A-Z0-9_]*")
+
+
+def error_code(value: Any) -> str:
+    # Spotnana's codes are UPPER_SNAKE_CASE (TOO_MANY_REQUESTS, API_VALIDATION_FAILED).
+    if not isinstance(value, str) or not _ERROR_CODE.fullmatch(value):
+        raise Invalid(f"must be an UPPER_SNAKE_CASE error code like 'USER_NOT_FOUND', got {shown(value)}")
+    return value

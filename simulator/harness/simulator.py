@@ -1,0 +1,142 @@
+"""Builds one simulator from settings: every long-lived collaborator, wired once, resettable together."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+
+from spotnana_sim.core.clients import ClientRegistry
+from spotnana_sim.core.clock import Clock
+from spotnana_sim.core.settings import Settings
+from spotnana_sim.core.errors import ErrorTable
+from spotnana_sim.harness.endpoint import TokenEndpoint
+from spotnana_sim.harness.faults import FaultBook
+from spotnana_sim.server.callback_http import PooledUserDetailHttp
+from spotnana_sim.core.user_detail import UserDetailHttp, UserDetailVerifier
+from spotnana_sim.harness.journal import Journal
+from spotnana_sim.core.profiles import ProfileDirectory
+from spotnana_sim.core.rate_limit import RateLimiter
+from spotnana_sim.core.tokens import KeySet, TokenIssuer
+
+EMBEDDED_USER_DETAIL_PREFIX = "/partner"  # where the reference user-detail API is mounted
+
+
+@dataclass
+class Simulator:
+    settings: Settings
+    base_url: str
+    clock: Clock
+    keys: KeySet
+    issuer: TokenIssuer
+    clients: ClientRegistry
+    profiles: ProfileDirectory
+    journal: Journal
+    faults: FaultBook
+    verifier: UserDetailVerifier
+    endpoint: TokenEndpoint
+    http_client: PooledUserDetailHttp | None  # owned here when built from settings; closed by aclose()
+
+    @property
+    def embedded_user_detail_url(self) -> str:
+        return self.endpoint.embedded_user_detail_url
+
+    def reset(self) -> None:
+        """Back to the state at start: journal, faults, clock, keys and runtime client/profile changes."""
+        self.journal.clear()
+        self.faults.reset()
+        self.clients.reset()
+        self.profiles.reset()
+        self.clock.reset()
+        self.keys.reset()
+        if self.endpoint.rate_limiter is not None:
+            self.endpoint.rate_limiter.reset()
+
+    async def aclose(self) -> None:
+        if self.http_client is not None:
+            await self.http_client.aclose()
+
+
+def default_profiles(settings: Settings) -> tuple[str, ...] | None:
+    """Configured profiles; else the embedded reference API's demo users when it serves; else none."""
+    if settings.profiles is not None:
+        return settings.profiles
+    if settings.uses_embedded_user_detail():
+        from spotnana_sim.reference.user_detail import DEMO_USERS
+
+        return tuple(DEMO_USERS.values())
+    return None
+
+
+def build_simulator(
+    settings: Settings,
+    *,
+    base_url: str,
+    clock: Clock | None = None,
+    keys: KeySet | None = None,
+    http: UserDetailHttp | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> Simulator:
+    """``base_url`` is where the simulator itself answers; the embedded user-detail URL derives from it."""
+    clock = clock or Clock()
+    if keys is None:
+        token_settings = settings.tokens
+        keys = (
+            KeySet.load_or_create(token_settings.key_file, token_settings.algorithm)
+            if token_settings.key_file
+            else KeySet.generate(token_settings.algorithm)
+        )
+    http_client: PooledUserDetailHttp | None = None
+    if http is None:
+        # One pooled keep-alive HTTP/1.1 client (callback_http.py) for the server's life, chosen by
+        # `make bench` over httpx and aiohttp; in-process mode passes its own httpx client.
+        http = http_client = PooledUserDetailHttp()
+    issuer = TokenIssuer(
+        keys,
+        clock,
+        issuer=settings.tokens.issuer or base_url,
+        access_lifetime=settings.tokens.lifetime,
+        refresh_lifetime=settings.tokens.refresh_lifetime,
+    )
+    clients = ClientRegistry(settings.effective_clients())
+    profiles = ProfileDirectory(default_profiles(settings), case_sensitive=settings.user_detail.email_match == "exact")
+    journal = Journal(settings.journal_size)
+    faults = FaultBook(settings.faults, sleep=sleep)
+    verifier = UserDetailVerifier(
+        http,
+        interceptor=faults.intercept_user_detail,
+        max_body_bytes=settings.user_detail.max_body_bytes,
+        rejecting_statuses=settings.user_detail.rejecting_statuses,
+    )
+    endpoint = TokenEndpoint(
+        clients=clients,
+        profiles=profiles,
+        verifier=verifier,
+        issuer=issuer,
+        journal=journal,
+        faults=faults,
+        errors=ErrorTable(settings.error_overrides),
+        dialect=settings.errors,
+        clock=clock,
+        embedded_user_detail_url=base_url.rstrip("/") + EMBEDDED_USER_DETAIL_PREFIX + "/v1/user-detail",
+        sleep=sleep,
+        rate_limiter=(
+            RateLimiter(settings.rate_limit.requests, settings.rate_limit.per_seconds, clock)
+            if settings.rate_limit else None
+        ),
+    )
+    return Simulator(
+        settings=settings,
+        base_url=base_url,
+        clock=clock,
+        keys=keys,
+        issuer=issuer,
+        clients=clients,
+        profiles=profiles,
+        journal=journal,
+        faults=faults,
+        verifier=verifier,
+        endpoint=endpoint,
+        http_client=http_client,
+    )

@@ -1,0 +1,342 @@
+"""Test helpers with no pytest in them: a simulator on a real loopback port, and a handle to drive it.
+
+The pytest plugin (``simulator.pytest_plugin``) wraps these as fixtures; any other test runner can
+use them directly::
+
+    with SimulatorServer.start_with(Settings()) as server:
+        sim = server.handle
+        ... point your backend at sim.token_url ...
+        sim.assert_exchanges(email="ada@example.com", count=1)
+
+The handle acts on the simulator object itself (same process), which is what the admin API does
+too; the journal is locked for readers in other threads, and the rest is only changed between
+requests (set-up before the test's requests, reset after).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import fields, replace
+from typing import Any, Iterable, Mapping
+
+from spotnana_sim.core.settings import ClientConfig, ConfigError, Settings, apply_overrides
+from spotnana_sim.kit.client_grader import GraderPolicy, grade_journal
+from spotnana_sim.kit.report import Report
+from spotnana_sim.core.protocol import TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
+from spotnana_sim.harness.simulator import Simulator
+
+STARTUP_TIMEOUT = 10.0  # seconds for uvicorn to start listening; far above what it needs
+_OVERRIDE_KEYS = ("user_detail_url", "email_field", "clients", "profiles", "errors")
+_SETTINGS_KEYS = tuple(f.name for f in fields(Settings))
+
+
+class SimulatorAssertionError(AssertionError):
+    """An expectation about the journal did not hold; the message lists what did happen."""
+
+
+def settings_with(base: Settings, **changes: Any) -> Settings:
+    """``base`` with changes given as CLI-style overrides or Settings fields.
+
+    ``user_detail_url``, ``email_field``, ``errors``, ``profiles`` (emails) and ``clients`` as
+    ``"ID:SECRET"`` strings go through the same checks as the command-line flags; any other
+    Settings field (``journal_size``, ``faults``, ``tokens``, ``clients`` as ClientConfig…) is
+    replaced as given.
+    """
+    overrides: dict[str, Any] = {}
+    direct: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key == "clients" and not all(isinstance(c, str) for c in value):
+            direct[key] = tuple(value)
+        elif key in _OVERRIDE_KEYS:
+            overrides[key] = list(value) if key in ("clients", "profiles") else value
+        elif key in _SETTINGS_KEYS:
+            direct[key] = value
+        else:
+            accepted = ", ".join(sorted(set(_OVERRIDE_KEYS + _SETTINGS_KEYS)))
+            raise ConfigError(key, f"not a simulator setting; accepted: {accepted}", "spotnana_sim")
+    settings = replace(base, **direct) if direct else base
+    return apply_overrides(settings, **overrides) if overrides else settings
+
+
+def describe_entry(entry: Mapping[str, Any]) -> str:
+    """One journal entry in one line: id, time, grant, client, user, outcome."""
+    grant = "token-exchange" if entry.get("grant_type") == TOKEN_EXCHANGE_GRANT else entry.get("grant_type")
+    outcome = entry.get("connection_fault") or entry.get("status")
+    code = f" {entry['error_code']}" if entry.get("error_code") else ""
+    who = f" email={entry['email']}" if entry.get("email") else ""
+    fault = f" fault={entry['fault_id']}" if entry.get("fault_id") else ""
+    return (f"#{entry.get('id')} {entry.get('time')} {entry.get('method')} {grant} "
+            f"client={entry.get('client_id')}{who} -> {outcome}{code}{fault}")
+
+
+class SimulatorHandle:
+    """Drives one simulator from a test: URLs, runtime clients and profiles, faults, clock, journal."""
+
+    def __init__(self, simulator: Simulator, url: str, app: Any = None) -> None:
+        self.simulator = simulator
+        self.url = url.rstrip("/")
+        self._app = app
+
+    @property
+    def token_url(self) -> str:
+        return self.url + TOKEN_ENDPOINT_PATH
+
+    @property
+    def jwks_url(self) -> str:
+        return self.url + "/.well-known/jwks.json"
+
+    @property
+    def user_detail_url(self) -> str:
+        """The embedded reference user-detail API (served when a client has no URL of its own)."""
+        return self.simulator.embedded_user_detail_url
+
+    @property
+    def clients(self) -> list[ClientConfig]:
+        return self.simulator.clients.all()
+
+    def reset(self) -> None:
+        """Back to the state at start: journal, faults, clock, keys, runtime clients, profiles and users."""
+        self.simulator.reset()
+        directory = self._user_directory()
+        if directory is not None:
+            directory.reset()
+
+    # ------------------------------------------------------------------ set-up
+
+    def add_client(
+        self,
+        client_id: str,
+        secret: str,
+        *,
+        user_detail_url: str | None = None,
+        email_field: str | None = None,
+        timeout: float | None = None,
+        grants: Iterable[str] | None = None,
+    ) -> ClientConfig:
+        changes: dict[str, Any] = {"user_detail_url": user_detail_url}
+        if email_field is not None:
+            changes["email_field"] = email_field
+        if timeout is not None:
+            changes["timeout"] = timeout
+        if grants is not None:
+            changes["grants"] = frozenset(grants)
+        client = ClientConfig(client_id, secret, **changes)
+        self.simulator.clients.put(client)
+        return client
+
+    def use_user_detail(
+        self, url: str, *, client_id: str | None = None, email_field: str | None = None, timeout: float | None = None
+    ) -> ClientConfig:
+        """Point a client (the only one, when there is one) at a user-detail URL."""
+        client = self._client(client_id)
+        changes: dict[str, Any] = {"user_detail_url": url}
+        if email_field is not None:
+            changes["email_field"] = email_field
+        if timeout is not None:
+            changes["timeout"] = timeout
+        return self.simulator.clients.update(client.client_id, **changes)
+
+    def add_profile(self, email: str) -> str:
+        """Give Spotnana a profile for ``email``; returns the profile's stable user id (the token's ``sub``)."""
+        return self.simulator.profiles.add(email).user_id
+
+    def add_user(self, subject_token: str, email: str) -> None:
+        """A user of the embedded reference user-detail API (token → email), with a Spotnana profile."""
+        directory = self._user_directory()
+        if directory is None:
+            raise RuntimeError("no embedded user-detail API in this simulator: every client has its own user_detail_url")
+        directory.add(subject_token, email)
+        if not self.simulator.profiles.accepts_every_email:
+            self.simulator.profiles.add(email)
+
+    def arm_fault(self, rule: Mapping[str, Any]) -> dict[str, Any]:
+        """Arm a fault rule (the JSON format of ``POST /_sim/faults``); returns it with its id."""
+        from spotnana_sim.harness.faults import FaultRuleError
+
+        try:
+            return self.simulator.faults.arm(dict(rule))
+        except FaultRuleError as exc:
+            raise ValueError(f"fault rule: {exc}") from None
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the simulator's clock forward (tokens expire, journal times move); returns the new time."""
+        self.simulator.clock.advance(seconds)
+        return self.simulator.clock.now()
+
+    # ------------------------------------------------------------------ journal and assertions
+
+    def journal(self) -> list[dict[str, Any]]:
+        return self.simulator.journal.entries()
+
+    def exchanges(
+        self, *, email: str | None = None, client_id: str | None = None, status: int | None = None,
+        grant_type: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Token-endpoint requests so far, oldest first, narrowed by each filter given."""
+        found = []
+        for entry in self.simulator.journal.entries(client_id=client_id, status=status):
+            if email is not None and str(entry.get("email") or "").casefold() != email.casefold():
+                continue
+            if grant_type is not None and entry.get("grant_type") != grant_type:
+                continue
+            found.append(entry)
+        return found
+
+    def assert_exchanges(
+        self, *, email: str | None = None, client_id: str | None = None, status: int | None = 200, count: int = 1,
+        grant_type: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Exactly ``count`` requests match (default: successful ones); else fail listing every request made."""
+        __tracebackhide__ = True  # pytest shows the caller's line, not this one
+        found = self.exchanges(email=email, client_id=client_id, status=status, grant_type=grant_type)
+        if len(found) != count:
+            wanted = ", ".join(f"{k}={v}" for k, v in
+                               (("email", email), ("client_id", client_id), ("status", status), ("grant_type", grant_type))
+                               if v is not None) or "any request"
+            raise SimulatorAssertionError(
+                f"expected {count} token-endpoint request(s) matching {wanted}, found {len(found)}.\n"
+                + self.describe_journal()
+            )
+        return found
+
+    def assert_no_exchange(self, **filters: Any) -> None:
+        self.assert_exchanges(count=0, **{"status": None, **filters})
+
+    def describe_journal(self) -> str:
+        entries = self.journal()
+        if not entries:
+            return "The simulator received no token-endpoint request at all (is your client pointed at " + self.token_url + "?)"
+        return "Requests the simulator received:\n" + "\n".join("  " + describe_entry(e) for e in entries)
+
+    def grade_client(self, *, client_id: str | None = None, policy: GraderPolicy = GraderPolicy()) -> Report:
+        """The client grader's report over this simulator's journal (``report.failed`` tells)."""
+        entries = self.simulator.journal.entries(client_id=client_id)
+        return grade_journal(entries, dropped=self.simulator.journal.dropped, policy=policy, source=self.url)
+
+    def assert_client_conforms(self, *, client_id: str | None = None, policy: GraderPolicy = GraderPolicy()) -> Report:
+        __tracebackhide__ = True
+        report = self.grade_client(client_id=client_id, policy=policy)
+        if report.failed:
+            raise SimulatorAssertionError("the token client does not conform:\n" + report.to_table())
+        return report
+
+    # ------------------------------------------------------------------ internals
+
+    def _client(self, client_id: str | None) -> ClientConfig:
+        clients = self.simulator.clients.all()
+        if client_id is None:
+            if len(clients) != 1:
+                raise ValueError(f"name the client_id: there are {len(clients)} clients ({', '.join(c.client_id for c in clients)})")
+            return clients[0]
+        client = self.simulator.clients.get(client_id)
+        if client is None:
+            raise ValueError(f"no client {client_id!r}; the clients are {', '.join(c.client_id for c in clients)}")
+        return client
+
+    def _user_directory(self) -> Any:
+        """The embedded reference API's directory, found among the app's mounts (None when not mounted)."""
+        app = getattr(self._app, "app", self._app)  # under RawSendMiddleware
+        for route in getattr(app, "routes", ()):
+            users = getattr(getattr(getattr(route, "app", None), "state", None), "users", None)
+            if users is not None:
+                return users
+        return None
+
+
+class AppServer:
+    """Any ASGI app (yours: a user-detail API, a partner backend) under uvicorn in a daemon thread,
+    on a free port of ``host``; ``url`` answers once ``start()`` returns."""
+
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", sock: socket.socket | None = None) -> None:
+        import uvicorn
+
+        self.sock = sock or _listening_socket(host)
+        self.url = f"http://{host}:{self.sock.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not the main thread
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, name="spotnana-sim", daemon=True
+        )
+
+    def start(self) -> "AppServer":
+        self.thread.start()
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the server did not start; see the log above")
+            time.sleep(0.005)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self.thread.is_alive():
+            self.thread.join(timeout=STARTUP_TIMEOUT)
+        self.sock.close()
+
+    def __enter__(self) -> "AppServer":
+        return self.start() if not self.thread.is_alive() else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _listening_socket(host: str) -> socket.socket:
+    """Bound before the app is built, so the simulator knows its own URL and no one takes the port."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    sock.listen(256)
+    return sock
+
+
+class SimulatorServer(AppServer):
+    """A simulator on a real loopback port; ``handle`` drives it."""
+
+    def __init__(self, settings: Settings, *, host: str = "127.0.0.1") -> None:
+        from spotnana_sim.server.app import create_app
+        from spotnana_sim.harness.simulator import build_simulator
+
+        sock = _listening_socket(host)
+        url = f"http://{host}:{sock.getsockname()[1]}"
+        simulator = build_simulator(settings, base_url=url)
+        app = create_app(simulator)
+        super().__init__(app, host=host, sock=sock)
+        self.handle = SimulatorHandle(simulator, url, app)
+
+    @classmethod
+    def start_with(cls, settings: Settings | None = None) -> "SimulatorServer":
+        server = cls(settings or Settings())
+        server.start()
+        return server
+
+
+class InProcessHandle(SimulatorHandle):
+    """The same handle over an in-process simulator: ``client()`` talks to it with no socket."""
+
+    def __init__(self, in_process: Any) -> None:
+        from spotnana_sim.server.inprocess import IN_PROCESS_BASE_URL
+
+        super().__init__(in_process.simulator, IN_PROCESS_BASE_URL, in_process.app)
+        self.in_process = in_process
+
+    def client(self) -> Any:
+        """An ``httpx.AsyncClient`` bound to the in-process app (use ``async with``)."""
+        return self.in_process.client()
+
+    @property
+    def app(self) -> Any:
+        """The ASGI app, for ``httpx.ASGITransport(app=...)`` or any other ASGI client."""
+        return self.in_process.app
+
+    async def aclose(self) -> None:
+        await self.in_process.aclose()
+
+
+def start_in_process(settings: Settings | None = None) -> InProcessHandle:
+    """An in-process simulator (no socket) behind the same handle as the real server."""
+    from spotnana_sim.server.inprocess import build_in_process
+
+    return InProcessHandle(build_in_process(settings or Settings()))

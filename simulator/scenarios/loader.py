@@ -1,0 +1,551 @@
+"""Scenario files: the model, loading and checking them, and judging what a request got back.
+
+A scenario (one YAML file in ``scenarios/``, format in ``scenarios/scenario.schema.json``) names
+itself, says whether its expected outcome is documented by Spotnana or modeled by us, sets up config
+overrides and fault rules, then runs steps: a token request described *relative to a valid default
+request* (omit, set, repeat fields; headers, content type, raw body, method) and what must come back.
+
+Loading checks a file twice: against the JSON Schema (shape), then semantically (placeholders,
+config values through the config module's own checks, dialect-consistent expectations). Every
+problem names the file, the path inside it (``steps[2].expect.status``) and what is wrong.
+
+This module does no I/O beyond reading files and no HTTP: ``replay`` sends requests and
+``scenario_checks`` judges what came back.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import json
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+from urllib.parse import urlencode
+
+import jsonschema
+import yaml
+
+from spotnana_sim.core.settings import ClientConfig, ConfigError, Settings, settings_from_document
+from spotnana_sim.core.errors import RFC6749
+from spotnana_sim.harness.faults import FaultBook, FaultRuleError
+from spotnana_sim.core.protocol import (
+    ACCESS_TOKEN_TYPE,
+    CLIENT_CREDENTIALS_GRANT,
+    FORM_CONTENT_TYPE,
+    OPENID_SCOPE,
+    TOKEN_ENDPOINT_PATH,
+    TOKEN_EXCHANGE_GRANT,
+)
+
+DOCUMENTED = "documented"
+MODELED = "modeled"
+SOURCES = (DOCUMENTED, MODELED)
+
+# Secrets never live in scenario files: these stand for them and are filled in at replay time.
+PLACEHOLDERS = ("client_id", "client_secret", "subject_token")
+_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+
+GRANTS = {"token-exchange": TOKEN_EXCHANGE_GRANT, "client_credentials": CLIENT_CREDENTIALS_GRANT}
+DEFAULT_FORMS: dict[str, tuple[tuple[str, str], ...]] = {
+    "token-exchange": (
+        ("grant_type", TOKEN_EXCHANGE_GRANT),
+        ("client_id", "${client_id}"),
+        ("client_secret", "${client_secret}"),
+        ("subject_token", "${subject_token}"),
+        ("subject_token_type", ACCESS_TOKEN_TYPE),
+        ("scope", OPENID_SCOPE),
+    ),
+    "client_credentials": (
+        ("grant_type", CLIENT_CREDENTIALS_GRANT),
+        ("client_id", "${client_id}"),
+        ("client_secret", "${client_secret}"),
+    ),
+}
+# Config sections a scenario may override: the TOML file's keys, minus [server] (replay owns it)
+# and [[faults]] (a scenario's faults are its own top-level list), plus ``client``, a patch of
+# the client the steps use (so a scenario never restates a secret).
+CONFIG_SECTIONS = ("errors", "tokens", "journal", "profiles", "clients", "client")
+CLIENT_PATCH_KEYS = ("grants", "user_detail_url", "email_field", "timeout")
+CONNECTION_BROKEN = "broken"
+
+SCHEMA_FILE = "scenario.schema.json"
+
+
+# ---------------------------------------------------------------------------------------- errors
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str  # inside the file, e.g. "steps[2].expect.status"; "" for the file as a whole
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class ScenarioError(Exception):
+    """A scenario file that cannot be used. ``str()`` gives one line per problem, each naming the file."""
+
+    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+        super().__init__(source, tuple(problems))
+        self.source = source
+        self.problems = tuple(problems)
+
+    def __str__(self) -> str:
+        return "\n".join(f"{self.source}: {problem}" for problem in self.problems)
+
+
+# ----------------------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    """A token request, relative to the default valid request of ``grant``."""
+
+    grant: str = "token-exchange"
+    form: tuple[tuple[str, str], ...] | None = None  # replaces the default form entirely (recorded files)
+    omit: tuple[str, ...] = ()
+    set: tuple[tuple[str, str], ...] = ()
+    repeat: tuple[tuple[str, tuple[str, ...]], ...] = ()  # field -> every value sent, in order
+    headers: tuple[tuple[str, str], ...] = ()
+    content_type: str | None = FORM_CONTENT_TYPE  # None: no Content-Type header at all
+    body: str | None = None  # sent as is instead of the encoded form
+    method: str = "POST"
+    path: str = TOKEN_ENDPOINT_PATH
+
+    def form_pairs(self, values: Mapping[str, str]) -> list[tuple[str, str]]:
+        pairs = list(self.form if self.form is not None else DEFAULT_FORMS[self.grant])
+        omitted = set(self.omit)
+        pairs = [(k, v) for k, v in pairs if k not in omitted]
+        for name, value in self.set:
+            if any(k == name for k, _ in pairs):
+                pairs = [(k, value if k == name else v) for k, v in pairs]
+            else:
+                pairs.append((name, value))
+        for name, repeated in self.repeat:
+            position = next((i for i, (k, _) in enumerate(pairs) if k == name), len(pairs))
+            pairs = [p for p in pairs if p[0] != name]
+            pairs[position:position] = [(name, v) for v in repeated]
+        return [(k, substitute(v, values)) for k, v in pairs]
+
+    def build(self, values: Mapping[str, str]) -> "BuiltRequest":
+        if self.body is not None:
+            body = substitute(self.body, values).encode()
+        else:
+            body = urlencode(self.form_pairs(values)).encode()
+        headers = {k: substitute(v, values) for k, v in self.headers}
+        if self.content_type is not None and not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = self.content_type
+        return BuiltRequest(method=self.method, path=self.path, headers=headers, body=body)
+
+
+@dataclass(frozen=True)
+class BuiltRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class UserDetailExpectation:
+    calls: int | None = None
+    status: int | None = None  # status of the last call
+    error_contains: str | None = None  # substring of the last call's recorded error
+    authorization: str | None = None  # exact Authorization header the simulator sent (in-process only)
+
+
+@dataclass(frozen=True)
+class Expectation:
+    status: int | None = None
+    error_code: str | None = None  # Spotnana dialect: errorMessages[0].errorCode
+    error: str | None = None  # rfc6749 dialect: error
+    error_parameter: str | None = None  # a name in errorMessages[0].errorParameters
+    connection: str | None = None  # "broken": the client must see the connection fail
+    json: bool | None = None  # whether the body must (true) or must not (false) parse as JSON
+    body: tuple[tuple[str, Any], ...] = ()  # top-level field -> matcher
+    headers: tuple[tuple[str, Any], ...] = ()
+    claims: tuple[tuple[str, Any], ...] = ()  # access-token claims -> matcher
+    user_detail: UserDetailExpectation | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    request: RequestSpec
+    expect: Expectation
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    source: str  # DOCUMENTED or MODELED
+    steps: tuple[Step, ...]
+    config: Mapping[str, Any] = field(default_factory=dict)
+    faults: tuple[Mapping[str, Any], ...] = ()
+    file: str = ""
+
+    @property
+    def in_process_config(self) -> tuple[str, ...]:
+        """Config sections only an in-process simulator can take (the admin API cannot set them)."""
+        return tuple(k for k in self.config if k != "client")
+
+    @property
+    def client_patch(self) -> Mapping[str, Any]:
+        return self.config.get("client", {})
+
+    @property
+    def needs_journal(self) -> bool:
+        return any(s.expect.user_detail is not None for s in self.steps)
+
+    @property
+    def needs_callback_headers(self) -> bool:
+        return any(s.expect.user_detail is not None and s.expect.user_detail.authorization for s in self.steps)
+
+
+# ------------------------------------------------------------------------------------ placeholders
+
+
+def substitute(text: str, values: Mapping[str, str]) -> str:
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+def substitute_all(value: Any, values: Mapping[str, str]) -> Any:
+    """``value`` with every placeholder in every string inside it filled in."""
+    if isinstance(value, str):
+        return substitute(value, values)
+    if isinstance(value, Mapping):
+        return {k: substitute_all(v, values) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [substitute_all(v, values) for v in value]
+    return value
+
+
+def _unknown_placeholders(value: Any, path: str) -> Iterable[Problem]:
+    if isinstance(value, str):
+        for match in _PLACEHOLDER.finditer(value):
+            if match.group(1) not in PLACEHOLDERS:
+                known = ", ".join("${" + p + "}" for p in PLACEHOLDERS)
+                yield Problem(path, f"unknown placeholder {match.group(0)!r}; known: {known}")
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _unknown_placeholders(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _unknown_placeholders(v, f"{path}[{i}]")
+
+
+# ------------------------------------------------------------------------------------------ loading
+
+
+def shipped_scenarios_dir() -> Path:
+    """The shipped library: ``scenarios/`` beside the package in a checkout (and an editable install),
+    else the copy packaged as ``spotnana_sim.scenarios.library`` in a wheel."""
+    checkout = Path(__file__).resolve().parents[2] / "scenarios"
+    if (checkout / SCHEMA_FILE).is_file():
+        return checkout
+    try:
+        spec = importlib.util.find_spec("spotnana_sim.scenarios.library")
+    except ModuleNotFoundError:
+        spec = None
+    # The folder is a data-only (namespace) package in the wheel: take its directory, not a module.
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(location) / SCHEMA_FILE).is_file():
+            return Path(location)
+    raise FileNotFoundError(f"the shipped scenarios were not found (looked in {checkout} and spotnana_sim.scenarios.library)")
+
+
+def schema_path() -> Path:
+    """The JSON Schema ships beside the scenarios it describes."""
+    return shipped_scenarios_dir() / SCHEMA_FILE
+
+
+_validator: jsonschema.protocols.Validator | None = None
+
+
+def _schema_validator() -> jsonschema.protocols.Validator:
+    global _validator
+    if _validator is None:
+        schema = json.loads(schema_path().read_text(encoding="utf-8"))
+        jsonschema.Draft202012Validator.check_schema(schema)
+        _validator = jsonschema.Draft202012Validator(schema)
+    return _validator
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read, check and build one scenario file; raises :class:`ScenarioError` naming every problem."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(source, [Problem("", f"cannot read the file: {getattr(exc, 'strerror', None) or exc}")]) from None
+    return parse_scenario(text, source)
+
+
+def parse_scenario(text: str, source: str) -> Scenario:
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(source, [Problem("", f"YAML syntax error{where}: {problem}")]) from None
+    problems = schema_problems(document)
+    if not problems:
+        problems = semantic_problems(document)
+    if problems:
+        raise ScenarioError(source, problems)
+    return _build(document, source)
+
+
+def load_scenarios(paths: Iterable[Path]) -> tuple[list[Scenario], list[ScenarioError]]:
+    """Every scenario under ``paths`` (files, or folders searched for *.yaml/*.yml), and the broken ones."""
+    scenarios: list[Scenario] = []
+    broken: list[ScenarioError] = []
+    seen: dict[str, str] = {}
+    for file in scenario_files(paths):
+        try:
+            scenario = load_scenario(file)
+        except ScenarioError as exc:
+            broken.append(exc)
+            continue
+        if scenario.name in seen:
+            broken.append(ScenarioError(str(file), [Problem("name", f"{scenario.name!r} is also the name of {seen[scenario.name]}")]))
+            continue
+        seen[scenario.name] = str(file)
+        scenarios.append(scenario)
+    return scenarios, broken
+
+
+def scenario_files(paths: Iterable[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        else:
+            files.append(path)
+    return files
+
+
+def _json_path(parts: Iterable[Any]) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def schema_problems(document: Any) -> list[Problem]:
+    problems: list[Problem] = []
+    for error in sorted(_schema_validator().iter_errors(document), key=lambda e: list(map(str, e.absolute_path))):
+        if error.context:
+            # oneOf/anyOf: the alternative that got furthest explains the problem best.
+            error = jsonschema.exceptions.best_match(error.context)
+        problems.append(Problem(_json_path(error.absolute_path), _explain(error)))
+    return problems
+
+
+def _explain(error: jsonschema.exceptions.ValidationError) -> str:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        accepted = sorted(schema.get("properties", {}))
+        extra = [k for k in error.instance if k not in accepted]
+        hints = []
+        for name in extra:
+            close = difflib.get_close_matches(str(name), accepted, n=1)
+            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        return f"unknown key {', '.join(hints)}; accepted keys: {', '.join(accepted)}"
+    if error.validator == "required":
+        return f"{error.message}"
+    message = error.message
+    if len(message) > 200:
+        message = message[:200] + "…"
+    if schema.get("description") and error.validator in ("type", "enum", "pattern", "minimum", "maximum", "const"):
+        message += f" (expected: {schema['description']})"
+    return message
+
+
+def semantic_problems(document: Mapping[str, Any]) -> list[Problem]:
+    """What the schema cannot say: placeholders, config values, dialect-consistent expectations."""
+    problems = list(_unknown_placeholders(document, ""))
+    config = document.get("config") or {}
+    try:
+        settings_for(config, Settings())
+    except ConfigError as exc:
+        problems.append(Problem(f"config.{exc.key}" if exc.key else "config", exc.problem))
+    problems += _fault_problems(document.get("faults") or [])
+    dialect = (config.get("errors") or {}).get("dialect", "spotnana")
+    for i, step in enumerate(document.get("steps", [])):
+        expect = step.get("expect", {})
+        request = step.get("request", {})
+        if "error" in expect and dialect != RFC6749:
+            problems.append(Problem(
+                f"steps[{i}].expect.error",
+                "is the rfc6749 dialect's field, but this scenario runs in the spotnana dialect; "
+                "use errorCode, or set config.errors.dialect: rfc6749",
+            ))
+        if ("errorCode" in expect or "errorParameter" in expect) and dialect == RFC6749:
+            key = "errorCode" if "errorCode" in expect else "errorParameter"
+            problems.append(Problem(
+                f"steps[{i}].expect.{key}", "is the spotnana dialect's field, but this scenario sets the rfc6749 dialect; use error"
+            ))
+        if "body" in request and any(k in request for k in ("form", "omit", "set", "repeat")):
+            problems.append(Problem(f"steps[{i}].request.body", "a raw body replaces the form; drop form/omit/set/repeat or the body"))
+        if expect.get("connection") == CONNECTION_BROKEN and len(expect) > 1:
+            problems.append(Problem(f"steps[{i}].expect", "with connection: broken there is no answer to check; expect nothing else"))
+    return problems
+
+
+# Stand-ins for the placeholders while a rule is checked: the faults engine sees real-looking strings.
+_SAMPLE_VALUES = {"client_id": "scenario-client", "client_secret": "scenario-secret", "subject_token": "scenario-token"}
+
+
+def _fault_problems(rules: Sequence[Any]) -> list[Problem]:
+    """Each rule checked by the faults engine itself, so a scenario and POST /_sim/faults agree."""
+    book = FaultBook()
+    problems = []
+    for i, rule in enumerate(rules):
+        try:
+            book.arm(substitute_all(rule, _SAMPLE_VALUES))
+        except FaultRuleError as exc:
+            path = f"faults[{i}]" + (("" if exc.path.startswith("[") else ".") + exc.path if exc.path else "")
+            problems.append(Problem(path, exc.problem))
+    return problems
+
+
+def settings_for(config: Mapping[str, Any], base: Settings, client_id: str | None = None) -> Settings:
+    """``base`` with a scenario's config sections applied, checked by the config module's own rules.
+
+    Sections are written as in the TOML config file; each one given replaces that part of ``base``.
+    ``client`` patches the client the steps use (``client_id``, else the first effective client).
+    Raises :class:`ConfigError` whose key is relative to ``config``.
+    """
+    document = {k: v for k, v in config.items() if k != "client"}
+    loaded = settings_from_document(document, "scenario config")
+    changes: dict[str, Any] = {}
+    if "errors" in document:
+        changes.update(errors=loaded.errors, error_overrides=loaded.error_overrides)
+    if "tokens" in document:
+        changes["tokens"] = loaded.tokens
+    if "journal" in document:
+        changes["journal_size"] = loaded.journal_size
+    if "profiles" in document:
+        changes["profiles"] = loaded.profiles
+    if "clients" in document:
+        changes["clients"] = loaded.clients
+    settings = replace(base, **changes)
+    patch = config.get("client")
+    if patch:
+        settings = _patch_client(settings, patch, client_id)
+    return settings
+
+
+def _patch_client(settings: Settings, patch: Mapping[str, Any], client_id: str | None) -> Settings:
+    probe = {"clients": [{"id": "scenario-client", "secret": "scenario-secret", **patch}]}
+    try:
+        checked = settings_from_document(probe, "scenario config").clients[0]
+    except ConfigError as exc:
+        raise ConfigError(exc.key.replace("clients[0].", "client."), exc.problem) from None
+    attrs = {key: getattr(checked, key) for key in patch}
+    clients = list(settings.effective_clients())
+    index = next((i for i, c in enumerate(clients) if c.client_id == client_id), 0)
+    clients[index] = replace(clients[index], **attrs)
+    return replace(settings, clients=tuple(clients))
+
+
+def _pairs(mapping: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:
+    return tuple((str(k), v) for k, v in (mapping or {}).items())
+
+
+def _text(value: Any) -> str:
+    # YAML turns `scope: 123` or `on` into numbers/booleans; a form field is always text.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _build(document: Mapping[str, Any], source: str) -> Scenario:
+    steps = []
+    for i, raw in enumerate(document["steps"]):
+        steps.append(Step(name=str(raw.get("name") or f"step {i + 1}"), request=_request(raw.get("request") or {}), expect=_expect(raw["expect"])))
+    return Scenario(
+        name=document["name"],
+        description=" ".join(str(document["description"]).split()),
+        source=document["source"],
+        steps=tuple(steps),
+        config=dict(document.get("config") or {}),
+        faults=tuple(dict(f) for f in document.get("faults") or ()),
+        file=source,
+    )
+
+
+def _request(raw: Mapping[str, Any]) -> RequestSpec:
+    repeat_raw = raw.get("repeat") or {}
+    if isinstance(repeat_raw, list):  # [field, ...]: send the default value twice
+        repeat: tuple[tuple[str, tuple[str, ...]], ...] = tuple((name, ()) for name in repeat_raw)
+    else:
+        repeat = tuple((name, tuple(_text(v) for v in values)) for name, values in repeat_raw.items())
+    spec = RequestSpec(
+        grant=raw.get("grant", "token-exchange"),
+        form=_form(raw["form"]) if "form" in raw else None,
+        omit=tuple(raw.get("omit") or ()),
+        set=tuple((k, _text(v)) for k, v in (raw.get("set") or {}).items()),
+        repeat=repeat,
+        headers=tuple((k, _text(v)) for k, v in (raw.get("headers") or {}).items()),
+        content_type=raw["content_type"] if "content_type" in raw else FORM_CONTENT_TYPE,
+        body=(json.dumps(raw["body"]) if isinstance(raw.get("body"), (dict, list)) else raw.get("body")),
+        method=raw.get("method", "POST"),
+    )
+    if any(not values for _, values in repeat):
+        # A bare field name repeats the value the request would otherwise send once.
+        defaults = dict(replace(spec, repeat=()).form_pairs({}))
+        repeat = tuple((n, vs or (defaults.get(n, ""),) * 2) for n, vs in repeat)
+        spec = replace(spec, repeat=repeat)
+    return spec
+
+
+def _form(raw: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    pairs: list[tuple[str, str]] = []
+    for name, value in raw.items():
+        for v in value if isinstance(value, list) else [value]:
+            pairs.append((str(name), _text(v)))
+    return tuple(pairs)
+
+
+def _expect(raw: Mapping[str, Any]) -> Expectation:
+    user_detail: UserDetailExpectation | None = None
+    if "user_detail_calls" in raw:
+        user_detail = UserDetailExpectation(calls=raw["user_detail_calls"])
+    if "user_detail" in raw:
+        ud = raw["user_detail"]
+        user_detail = UserDetailExpectation(
+            calls=ud.get("calls", user_detail.calls if user_detail else None),
+            status=ud.get("status"),
+            error_contains=ud.get("error_contains"),
+            authorization=ud.get("authorization"),
+        )
+    return Expectation(
+        status=raw.get("status"),
+        error_code=raw.get("errorCode"),
+        error=raw.get("error"),
+        error_parameter=raw.get("errorParameter"),
+        connection=raw.get("connection"),
+        json=raw.get("json"),
+        body=_pairs(raw.get("body")),
+        headers=_pairs(raw.get("headers")),
+        claims=_pairs(raw.get("claims")),
+        user_detail=user_detail,
+    )
+
+
+def placeholder_values(client: ClientConfig | None, default_subject_token: str, **overrides: str | None) -> dict[str, str]:
+    """What ``${...}`` stands for: explicit overrides first, then the simulator's first client."""
+    values = {
+        "client_id": client.client_id if client else "",
+        "client_secret": client.client_secret if client else "",
+        "subject_token": default_subject_token,
+    }
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return values

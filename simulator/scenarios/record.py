@@ -1,0 +1,218 @@
+"""``spotnana-sim record``: a simulator's journal turned into a scenario file that replays it.
+
+Each journal entry becomes a step with the whole form as sent (``request.form``) and the outcome as
+expectations (status, errorCode or error, user-detail call count). The journal holds secrets only
+redacted, so they come back as placeholders (``${client_secret}``, ``${subject_token}``) filled in at
+replay time, except where the recorded outcome shows the value was *wrong* (invalid client, rejected
+subject token): then a literal wrong value is written, so the replay fails the same way.
+
+Fault rules that fired are copied from ``GET /_sim/faults`` when they are still listed there; a rule
+that is gone (used up and removed) cannot be recovered, and the file's header says which steps need it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import datetime, timezone
+from typing import Any, Mapping, Sequence
+
+import httpx
+import yaml
+
+from spotnana_sim.harness.endpoint import MAX_BODY_BYTES
+from spotnana_sim.core.protocol import FORM_CONTENT_TYPE
+
+# The rule fields of the fault contract (issue 3); anything else in a listed rule is bookkeeping.
+FAULT_FIELDS = (
+    "target", "description", "match", "times", "after", "probability", "seed", "response", "delay",
+    "connection", "expires_in", "expired", "user_detail",
+)
+INVALID_CLIENT_CODES = frozenset({"INVALID_CLIENT_CREDENTIALS", "invalid_client"})
+REJECTED_TOKEN_CODES = frozenset({"USER_NOT_AUTHENTICATED"})
+WRONG_SECRET = "recorded-wrong-secret"
+REJECTED_SUBJECT_TOKEN = "recorded-rejected-subject-token"
+_RFC_ERROR = re.compile(r"[a-z][a-z_]*")
+_REDACTED_MARK = "…"
+
+
+class RecordError(Exception):
+    """The journal could not be read; the message says why and what to do."""
+
+
+async def record(
+    url: str,
+    *,
+    name: str,
+    client_id: str | None = None,
+    admin_token: str | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> tuple[str, int]:
+    """The scenario file's text and its number of steps."""
+    headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
+    async with httpx.AsyncClient(base_url=url.rstrip("/"), headers=headers, timeout=30, transport=transport) as http:
+        journal = await _get(http, "/_sim/journal", url)
+        rules = await _get(http, "/_sim/faults", url, required=False)
+    entries = list(journal.get("entries") or [])
+    if not entries:
+        raise RecordError(f"the journal at {url} is empty: send some token requests first")
+    document, notes = scenario_from_journal(
+        entries, list((rules or {}).get("faults") or []), name=name, source_url=url,
+        client_id=client_id, dropped=int(journal.get("dropped") or 0),
+    )
+    return render(document, notes), len(document["steps"])
+
+
+async def _get(http: httpx.AsyncClient, path: str, url: str, required: bool = True) -> dict[str, Any] | None:
+    try:
+        response = await http.get(path)
+    except httpx.HTTPError as exc:
+        raise RecordError(f"cannot reach {url} ({type(exc).__name__}: {exc})") from None
+    if response.status_code in (401, 403):
+        raise RecordError(f"{url} refused GET {path} ({response.status_code}); pass --admin-token")
+    if response.status_code != 200:
+        if not required:
+            return None
+        raise RecordError(f"{url} has no simulator admin API (GET {path} answered {response.status_code})")
+    try:
+        body = response.json()
+    except ValueError:
+        raise RecordError(f"GET {path} at {url} did not answer JSON") from None
+    return body if isinstance(body, dict) else {}
+
+
+def scenario_from_journal(
+    entries: Sequence[Mapping[str, Any]],
+    rules: Sequence[Mapping[str, Any]],
+    *,
+    name: str,
+    source_url: str,
+    client_id: str | None = None,
+    dropped: int = 0,
+) -> tuple[dict[str, Any], list[str]]:
+    """The scenario document (a plain dict, ready for YAML) and notes for the file's header."""
+    main_client = client_id or _most_frequent_client(entries)
+    listed = {str(rule.get("id")): rule for rule in rules}
+    fired: list[str] = []
+    notes: list[str] = []
+    if dropped:
+        notes.append(f"the journal had dropped {dropped} older entries; they are not in this file")
+    steps = []
+    uses_rfc = False
+    for i, entry in enumerate(entries):
+        step, rfc = _step(entry, main_client)
+        uses_rfc = uses_rfc or rfc
+        steps.append(step)
+        for fault_id in _fault_ids(entry):
+            if fault_id in listed:
+                if fault_id not in fired:
+                    fired.append(fault_id)
+            else:
+                notes.append(f"steps[{i}]: fault rule {fault_id} fired but is no longer armed at the source, so it is not in this file")
+    document: dict[str, Any] = {
+        "name": _scenario_name(name),
+        "description": f"Recorded from {source_url} at {datetime.now(timezone.utc).isoformat(timespec='seconds')}: "
+                       f"{len(steps)} request{'s' if len(steps) != 1 else ''} and what came of them.",
+        "source": "modeled",
+    }
+    if uses_rfc:
+        document["config"] = {"errors": {"dialect": "rfc6749"}}
+    if fired:
+        document["faults"] = [{k: v for k, v in listed[f].items() if k in FAULT_FIELDS} for f in fired]
+    document["steps"] = steps
+    return document, notes
+
+
+def _most_frequent_client(entries: Sequence[Mapping[str, Any]]) -> str | None:
+    counts = Counter(e.get("client_id") for e in entries if e.get("client_id"))
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def _fault_ids(entry: Mapping[str, Any]) -> list[str]:
+    ids = [entry.get("fault_id")] + [c.get("fault_id") for c in entry.get("user_detail_calls") or []]
+    return [str(i) for i in ids if i]
+
+
+def _step(entry: Mapping[str, Any], main_client: str | None) -> tuple[dict[str, Any], bool]:
+    code = entry.get("error_code")
+    form = entry.get("form") or {}
+    request: dict[str, Any] = {}
+    if entry.get("method", "POST") != "POST":
+        request["method"] = entry["method"]
+    content_type = entry.get("content_type")
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if entry.get("status") == 413:
+        # Only the size mattered; any body just over the cap is refused the same way.
+        request.update(content_type=FORM_CONTENT_TYPE, body="padding=" + "x" * MAX_BODY_BYTES)
+    elif media_type != FORM_CONTENT_TYPE or request.get("method"):
+        # The journal keeps no body that was not a form; an empty body fails the same way.
+        request["content_type"] = content_type
+        request["body"] = ""
+    else:
+        request["form"] = {k: _values(k, v, entry, main_client) for k, v in form.items()}
+    expect: dict[str, Any] = {}
+    rfc = False
+    fault = entry.get("connection_fault")
+    if fault == "malformed_json":
+        expect.update(status=200, json=False)
+    elif fault:
+        expect["connection"] = "broken"
+    else:
+        expect["status"] = entry.get("status")
+        if code and entry.get("status", 200) >= 400:
+            rfc = bool(_RFC_ERROR.fullmatch(str(code)))
+            expect["error" if rfc else "errorCode"] = code
+        expect["user_detail_calls"] = len(entry.get("user_detail_calls") or [])
+    step: dict[str, Any] = {"name": f"journal entry {entry.get('id', '?')}"}
+    if request:
+        step["request"] = request
+    step["expect"] = expect
+    return step, rfc
+
+
+def _values(name: str, value: Any, entry: Mapping[str, Any], main_client: str | None) -> Any:
+    if isinstance(value, list):
+        mapped = [_value(name, v, entry, main_client) for v in value]
+        return mapped[0] if len(mapped) == 1 else mapped
+    return _value(name, value, entry, main_client)
+
+
+def _value(name: str, value: Any, entry: Mapping[str, Any], main_client: str | None) -> str:
+    text = str(value)
+    code = entry.get("error_code")
+    if name == "client_id":
+        return "${client_id}" if main_client is not None and text == main_client else text
+    if name == "client_secret":
+        if text == _REDACTED_MARK and code not in INVALID_CLIENT_CODES and _is_validation_failure(entry):
+            return ""  # redacted to nothing: it was empty (or very short), which is what failed
+        if code in INVALID_CLIENT_CODES and entry.get("client_id") == main_client:
+            return WRONG_SECRET
+        return "${client_secret}"
+    if name == "subject_token":
+        if text == _REDACTED_MARK and _is_validation_failure(entry):
+            return ""
+        calls = entry.get("user_detail_calls") or []
+        if code in REJECTED_TOKEN_CODES and not any(c.get("fault_id") for c in calls):
+            return REJECTED_SUBJECT_TOKEN
+        return "${subject_token}"
+    return text
+
+
+def _is_validation_failure(entry: Mapping[str, Any]) -> bool:
+    return entry.get("status") == 400
+
+
+def _scenario_name(name: str) -> str:
+    cleaned = re.sub(r"[^a-z0-9_.-]+", "_", name.lower()).strip("_.-")
+    return cleaned or "recorded"
+
+
+def render(document: Mapping[str, Any], notes: Sequence[str]) -> str:
+    header = ["# Recorded by `spotnana-sim record`. Secrets are placeholders: ${client_id}, ${client_secret},",
+              "# ${subject_token} are filled in by `spotnana-sim replay` (flags --client-id, --client-secret, --subject-token)."]
+    header += [f"# note: {note}" for note in notes]
+    body = yaml.safe_dump(dict(document), sort_keys=False, allow_unicode=True, width=120)
+    return "\n".join(header) + "\n" + body
+
+
+__all__ = ["RecordError", "record", "render", "scenario_from_journal"]
