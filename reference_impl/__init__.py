@@ -1,36 +1,29 @@
-"""The partner side of a Spotnana integration: a user-detail API and a token-exchange client."""
+"""The partner side of a Spotnana integration: a user-detail API, a token-exchange client, demo users.
 
+Nothing is imported until asked for, so importing one part (the demo users, say) does not load
+Starlette or httpx with it.
+"""
+
+from importlib import import_module
 from typing import Any
 
-from spotnana_sim.reference.user_detail import (
-    DEMO_SUBJECT_TOKEN,
-    DEMO_USERS,
-    USER_DETAIL_PATH,
-    UserDirectory,
-    create_user_detail_app,
-)
+_WHERE = {
+    "DEMO_SUBJECT_TOKEN": "demo_users",
+    "DEMO_USERS": "demo_users",
+    "USER_DETAIL_PATH": "user_detail",
+    "UserDirectory": "user_detail",
+    "create_user_detail_app": "user_detail",
+    "ACCESS_TOKEN_TYPE": "client",
+    "TOKEN_EXCHANGE_GRANT": "client",
+    "SpotnanaTokenClient": "client",
+    "SpotnanaTokens": "client",
+    "TokenExchangeError": "client",
+}
 
-__all__ = [
-    "ACCESS_TOKEN_TYPE",
-    "DEMO_SUBJECT_TOKEN",
-    "DEMO_USERS",
-    "TOKEN_EXCHANGE_GRANT",
-    "USER_DETAIL_PATH",
-    "SpotnanaTokenClient",
-    "SpotnanaTokens",
-    "TokenExchangeError",
-    "UserDirectory",
-    "create_user_detail_app",
-]
-
-_CLIENT_NAMES = {"ACCESS_TOKEN_TYPE", "TOKEN_EXCHANGE_GRANT", "SpotnanaTokenClient", "SpotnanaTokens", "TokenExchangeError"}
+__all__ = sorted(_WHERE)
 
 
 def __getattr__(name: str) -> Any:
-    # The simulator mounts the user-detail API at start-up; the client (and httpx with it) loads only
-    # when someone asks for it, so `spotnana-sim serve` starts without it.
-    if name in _CLIENT_NAMES:
-        from spotnana_sim.reference import client
-
-        return getattr(client, name)
-    raise AttributeError(f"module 'reference_impl' has no attribute {name!r}")
+    if name in _WHERE:
+        return getattr(import_module(f"spotnana_sim.reference.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'spotnana_sim.reference' has no attribute {name!r}")

@@ -35,6 +35,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from spotnana_sim.reference.demo_users import DEMO_SUBJECT_TOKEN, DEMO_USERS
+
 __all__ = [
     "DEMO_SUBJECT_TOKEN",
     "DEMO_USERS",
@@ -50,14 +52,6 @@ USER_DETAIL_PATH = "/v1/user-detail"
 HEALTH_PATH = "/health"
 """Liveness probe path, relative to wherever the app is mounted."""
 
-DEMO_USERS: dict[str, str] = {
-    "demo-token-ada": "ada@example.com",
-    "demo-token-grace": "grace@example.com",
-    "demo-token-linus": "linus@example.com",
-}
-"""Demo directory: partner bearer token → the email the user's Spotnana profile was created with."""
-
-DEMO_SUBJECT_TOKEN = "demo-token-ada"
 """The demo user's token (what ``make run`` prints as a ready-to-use ``subject_token``)."""
 
 REALM = "user-detail"

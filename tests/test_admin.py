@@ -35,10 +35,12 @@ async def test_pointing_a_client_at_another_user_detail_url(sim_client: httpx.As
 
 
 async def test_bad_admin_input_names_the_problem(sim_client: httpx.AsyncClient) -> None:
-    for body in ({"secret": "x"}, {"id": "new"}, {"id": "a", "secret": "b", "grants": ["password"]}, {"id": "a", "secret": "b", "timeout": "x"}):
+    for body, field in (({"secret": "x"}, "id"), ({"id": "new"}, "secret"),
+                        ({"id": "a", "secret": "b", "grants": ["password"]}, "grants"),
+                        ({"id": "a", "secret": "b", "timeout": "x"}, "timeout")):
         response = await sim_client.post("/_sim/clients", json=body)
         assert response.status_code == 400, body
-        assert response.json()["errorMessages"][0]["message"].startswith('"')
+        assert response.json()["errorMessages"][0]["message"].startswith(f"{field}: "), body
     response = await sim_client.post("/_sim/clients", content=b"{not json", headers={"content-type": "application/json"})
     assert response.status_code == 400 and "JSON" in response.json()["errorMessages"][0]["message"]
 

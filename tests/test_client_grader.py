@@ -210,7 +210,6 @@ def test_cli_grades_a_running_simulator_and_a_saved_journal(
     live: tuple[ServerThread, Simulator], token_url: str, sim: Simulator, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("spotnana_sim.cli.check",))
     with reference_client(token_url, sim) as client:
         client.tokens_for("user-1", "demo-token-ada")
         client.tokens_for("user-1", "demo-token-ada")

@@ -8,19 +8,18 @@ from typing import Any
 
 import pytest
 
+from spotnana_sim.core.config_file import load_settings
+from spotnana_sim.core.overrides import apply_overrides
+from spotnana_sim.core.protocol import CLIENT_CREDENTIALS_GRANT, TOKEN_EXCHANGE_GRANT
 from spotnana_sim.core.settings import (
-    CLIENT_CREDENTIALS_GRANT,
     DEFAULT_EMAIL_FIELD,
     DEFAULT_TIMEOUT,
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
-    TOKEN_EXCHANGE_GRANT,
     ClientConfig,
     ConfigError,
     Settings,
     TokenConfig,
-    apply_overrides,
-    load_settings,
 )
 from spotnana_sim.core.errors import ErrorTable, ProfileNotFound
 
@@ -571,3 +570,36 @@ def test_rate_limit_is_off_unless_configured(tmp_path: Path) -> None:
     limited = load_settings(write(tmp_path, "[rate_limit]\nrequests = 10\nper_seconds = 1\n")).rate_limit
     assert limited == RateLimitConfig(requests=10, per_seconds=1.0)
 
+
+
+def test_safety_settings_load_from_the_file(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, (
+        '[server]\nadmin_hosts = ["Sim.Internal"]\nforwarded_allow_ips = "10.0.0.1"\n'
+        '[user_detail]\nverify_tls = false\nconnection_limit = 7\n'
+    )))
+    assert settings.admin_hosts == ("sim.internal",) and settings.forwarded_allow_ips == "10.0.0.1"
+    assert settings.user_detail.verify_tls is False and settings.user_detail.connection_limit == 7
+    assert Settings().user_detail.verify_tls is True and Settings().forwarded_allow_ips is None
+
+
+@pytest.mark.parametrize("url", [
+    "http://169.254.169.254/latest/meta-data", "http://[fe80::1]/x", "file:///etc/passwd", "ftp://partner/x",
+])
+def test_user_detail_urls_are_http_or_https_and_never_link_local(tmp_path: Path, url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, f'[[clients]]\nid = "a"\nsecret = "s"\nuser_detail_url = "{url}"\n'))
+    assert caught.value.key == "clients[0].user_detail_url"
+    with pytest.raises(ConfigError, match="--user-detail-url"):
+        apply_overrides(Settings(), user_detail_url=url)
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ('[server]\nadmin_hosts = "sim"\n', "server.admin_hosts"),
+    ('[user_detail]\nverify_tls = "no"\n', "user_detail.verify_tls"),
+    ('[user_detail]\nconnection_limit = 0\n', "user_detail.connection_limit"),
+    ('[[clients]]\nid = "a"\nsecret = "s"\nca_file = ""\n', "clients[0].ca_file"),
+])
+def test_bad_safety_settings_name_the_key(tmp_path: Path, text: str, key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text))
+    assert caught.value.key == key

@@ -29,11 +29,12 @@ from spotnana_sim.core.user_detail import (
     CallbackFailed,
     CallbackRecord,
     CallbackTimedOut,
-    HttpxUserDetailHttp,
     UserDetailResponse,
     UserDetailVerifier,
     extract_email,
 )
+
+from spotnana_sim.server.inprocess import HttpxUserDetailHttp
 
 from .servers import ServerThread, free_port
 
@@ -47,7 +48,9 @@ class FakeHttp:
         self.answer = answer
         self.calls: list[tuple[str, dict[str, str], float, int]] = []
 
-    async def get(self, url: str, headers: Mapping[str, str], timeout: float, max_bytes: int) -> UserDetailResponse:
+    async def get(
+        self, url: str, headers: Mapping[str, str], timeout: float, max_bytes: int, *, ca_file: str | None = None,
+    ) -> UserDetailResponse:
         self.calls.append((url, dict(headers), timeout, max_bytes))
         if isinstance(self.answer, Exception):
             raise self.answer

@@ -346,6 +346,9 @@ def test_generated_token_requests_keep_every_invariant(harness: Harness, request
                 assert named == "Content-Type"
             elif request.raw is not None:
                 assert named in (*FIELDS, "body")
+            elif harness.dialect == RFC6749 and not _problems(request):
+                # RFC 8693 §2.2.2: a subject token the user-detail API refuses is invalid_request (400) too.
+                assert body["error"] == "invalid_request" and "user-detail" in body["error_description"]
             else:
                 assert named in _problems(request), f"{named!r} was named but is fine"
         elif response.status_code == 413:  # the size cap comes before any field is looked at
@@ -388,7 +391,9 @@ class ScriptedHttp:
         self.answer = Answer("unreachable")
         self.calls = 0
 
-    async def get(self, url: str, headers: Mapping[str, str], timeout: float, max_bytes: int) -> UserDetailResponse:
+    async def get(
+        self, url: str, headers: Mapping[str, str], timeout: float, max_bytes: int, *, ca_file: str | None = None,
+    ) -> UserDetailResponse:
         self.calls += 1
         answer = self.answer
         assert headers["Authorization"].startswith("Bearer ")

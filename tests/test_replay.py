@@ -26,13 +26,6 @@ from spotnana_sim.scenarios.replay import (
 from spotnana_sim.scenarios.loader import Scenario, load_scenarios, parse_scenario, shipped_scenarios_dir
 
 
-@pytest.fixture(autouse=True)
-def scenario_commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Until the lead adds the module to cli.COMMAND_MODULES; harmless afterwards.
-    if "spotnana_sim.cli.scenario_commands" not in cli.COMMAND_MODULES:
-        monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "spotnana_sim.cli.scenario_commands"))
-
-
 def scenario(text: str) -> Scenario:
     return parse_scenario(text, "inline.yaml")
 

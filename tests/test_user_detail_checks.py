@@ -288,7 +288,6 @@ def test_junit_and_json_renderings(serve: Callable[[Any], str]) -> None:
 
 def test_cli_exit_status_json_and_junit(serve: Callable[[Any], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                         capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("spotnana_sim.cli.check",))
     good = serve(create_user_detail_app({TOKEN: EMAIL}))
     args = ["check", "user-detail", "--url", good, "--token", TOKEN, "--expect-email", EMAIL]
     assert cli.main(args + ["--header", "X-Api-Key: k"]) == 0

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from spotnana_sim.cli.main import CommandError
+from spotnana_sim.cli.common import CommandError
+from spotnana_sim.core.redaction import redact_url
 from spotnana_sim.core.settings import DEFAULT_EMAIL_FIELD, DEFAULT_TIMEOUT
 from spotnana_sim.kit.client_grader import GraderPolicy, JournalFormatError, grade_journal, journal_entries, load_journal
 from spotnana_sim.kit.report import Report
@@ -94,7 +95,7 @@ def run_check_user_detail(args: argparse.Namespace) -> int:
 def run_check_client(args: argparse.Namespace) -> int:
     if args.from_url:
         entries, dropped = _fetch_journal(args.from_url, args.admin_token)
-        source = args.from_url
+        source = redact_url(args.from_url)
     else:
         try:
             entries, dropped = load_journal(args.journal.read_text(encoding="utf-8"))
@@ -118,14 +119,14 @@ def _fetch_journal(base_url: str, admin_token: str | None) -> tuple[list[dict[st
     try:
         response = httpx.get(url, headers=headers, timeout=10)
     except httpx.HTTPError as exc:
-        raise CommandError(f"--from: cannot read {url}: {type(exc).__name__}: {exc}") from None
+        raise CommandError(f"--from: cannot read {redact_url(url)}: {type(exc).__name__}") from None
     if response.status_code != 200:
         hint = " (pass --admin-token)" if response.status_code == 403 else ""
-        raise CommandError(f"--from: {url} answered {response.status_code}{hint}")
+        raise CommandError(f"--from: {redact_url(url)} answered {response.status_code}{hint}")
     try:
         return journal_entries(response.json())
     except (ValueError, JournalFormatError) as exc:
-        raise CommandError(f"--from: {url} did not answer a journal: {exc}") from None
+        raise CommandError(f"--from: {redact_url(url)} did not answer a journal: {exc}") from None
 
 
 def _emit(report: Report, args: argparse.Namespace) -> int:

@@ -14,8 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from spotnana_sim.cli.main import CommandError
-from spotnana_sim.core.settings import Settings, load_settings
+from spotnana_sim.cli.common import CommandError
+from spotnana_sim.core.config_file import load_settings
+from spotnana_sim.core.settings import Settings
 # The scenario engine (jsonschema, yaml: ~140 ms) is imported when a scenario command runs, not when
 # the parser is built, so `spotnana-sim serve` does not pay for it at start-up.
 

@@ -12,10 +12,12 @@ The hierarchy::
     ├── SubjectTokenRejected             the user-detail API answered 401/403
     ├── UserDetailUnreachable / UserDetailTimeout / UserDetailServerError /
     │   UserDetailUnexpectedStatus / UserDetailNotJson / UserDetailEmailMissing /
-    │   UserDetailTooLarge               the user-detail callback failed in one specific way
+    │   UserDetailTooLarge / UserDetailMalformed
+    │                                    the user-detail callback failed in one specific way
     ├── ProfileNotFound                  the email matches no Spotnana profile
     ├── RateLimited                      too many requests
-    ├── MethodNotAllowed, NotFound, RequestTooLarge, AdminForbidden, AdminBadRequest
+    ├── MethodNotAllowed, NotFound, RequestTooLarge, AdminForbidden, AdminBadRequest,
+    │   AdminUnsupportedMediaType
     └── InternalError                    the fallback; never expected
 
 Which status and code each failure gets is the table ``ERROR_TABLE``, the only place it is written.
@@ -90,6 +92,9 @@ ERROR_TABLE: dict[str, ErrorRow] = {row.key: row for row in (
          502, "USER_DETAIL_EMAIL_MISSING", 400, "invalid_request"),
     _row("user_detail_too_large", "user-detail body exceeds the read cap",
          502, "USER_DETAIL_RESPONSE_TOO_LARGE", 400, "invalid_request"),
+    _row("user_detail_malformed", "user-detail API sent an answer that is not valid HTTP "
+         "(malformed status line or headers, too many or too large headers, a body cut short)",
+         502, "USER_DETAIL_MALFORMED_RESPONSE", 503, "temporarily_unavailable"),
     _row("profile_not_found", "the email matches no Spotnana profile",
          403, "USER_NOT_FOUND", 400, "invalid_grant"),
     _row("rate_limited", "rate limit hit",
@@ -104,6 +109,8 @@ ERROR_TABLE: dict[str, ErrorRow] = {row.key: row for row in (
          403, "ADMIN_FORBIDDEN", 403, "access_denied"),
     _row("admin_bad_request", "admin API request body is not valid",
          400, "API_VALIDATION_FAILED", 400, "invalid_request"),
+    _row("admin_unsupported_media_type", "admin API request body is not application/json",
+         415, "UNSUPPORTED_MEDIA_TYPE", 415, "invalid_request"),
     _row("internal", "unexpected failure inside the simulator (a bug: please report it)",
          500, "INTERNAL_SERVER_ERROR", 500, "server_error"),
 )}
@@ -200,6 +207,10 @@ class UserDetailTooLarge(SimulatorError):
     row_key = "user_detail_too_large"
 
 
+class UserDetailMalformed(SimulatorError):
+    row_key = "user_detail_malformed"
+
+
 class ProfileNotFound(SimulatorError):
     row_key = "profile_not_found"
 
@@ -228,8 +239,205 @@ class AdminBadRequest(SimulatorError):
     row_key = "admin_bad_request"
 
 
+class AdminUnsupportedMediaType(SimulatorError):
+    row_key = "admin_unsupported_media_type"
+
+
 class InternalError(SimulatorError):
     row_key = "internal"
+
+
+# ==================================================================================================
+# BEGIN model B: partner-signed subject JWTs, the partner's JWKS, the partner-public-keys API
+#
+#   SimulatorError
+#   ├── SubjectJwtRejected               (abstract) a model-B subject token failed verification
+#   │   ├── SubjectJwtMalformed          not a compact JWS (three base64url parts, JSON header and payload)
+#   │   ├── SubjectJwtAlgorithmRefused   header alg is not RS256 (none, HS256, ... are refused)
+#   │   ├── SubjectJwtUnknownKid         no kid, or no ACTIVE key with that kid
+#   │   ├── SubjectJwtSignatureInvalid   the signature does not verify with the key of that kid
+#   │   ├── SubjectJwtClaimInvalid       exp missing, or exp/iat/nbf not a NumericDate
+#   │   ├── SubjectJwtExpired / SubjectJwtNotYetValid / SubjectJwtAudienceMismatch /
+#   │   │   SubjectJwtIssuerMismatch / SubjectJwtEmailMissing
+#   ├── PartnerJwksUnreachable / PartnerJwksTimeout / PartnerJwksMalformed
+#   ├── PartnerKeyConflict / PartnerKeyNotFound      the partner-public-keys API
+#   └── ApiNotAuthenticated / ApiForbidden            Bearer-protected APIs (partner keys, api users)
+#
+# Model-B failures answer 401 in the spotnana dialect and 400 invalid_request in the rfc6749 one
+# (RFC 8693 §2.2.2: an invalid subject_token is an invalid_request). Only USER_NOT_AUTHENTICATED is
+# a documented code here (S11 sample 401); every other status and code in this block is modeled.
+
+# fmt: off
+ERROR_TABLE.update({row.key: row for row in (
+    _row("subject_jwt_malformed", "model B: the subject token is not a JWT (three base64url parts, JSON header and payload)",
+         401, "SUBJECT_TOKEN_MALFORMED", 400, "invalid_request"),
+    _row("subject_jwt_algorithm", "model B: the subject JWT is not signed with RS256 (none, HS256 and others are refused)",
+         401, "SUBJECT_TOKEN_ALGORITHM_NOT_ALLOWED", 400, "invalid_request"),
+    _row("subject_jwt_unknown_kid", "model B: the subject JWT has no kid, or no ACTIVE partner key has that kid",
+         401, "SUBJECT_TOKEN_KEY_UNKNOWN", 400, "invalid_request"),
+    _row("subject_jwt_signature", "model B: the subject JWT's signature does not verify with the partner key of its kid",
+         401, "SUBJECT_TOKEN_SIGNATURE_INVALID", 400, "invalid_request"),
+    _row("subject_jwt_claim_invalid", "model B: the subject JWT has no exp, or exp/iat/nbf is not a number of seconds",
+         401, "SUBJECT_TOKEN_CLAIM_INVALID", 400, "invalid_request"),
+    _row("subject_jwt_expired", "model B: the subject JWT's exp has passed (beyond the leeway)",
+         401, "SUBJECT_TOKEN_EXPIRED", 400, "invalid_request"),
+    _row("subject_jwt_not_yet_valid", "model B: the subject JWT's iat or nbf is in the future (beyond the leeway)",
+         401, "SUBJECT_TOKEN_NOT_YET_VALID", 400, "invalid_request"),
+    _row("subject_jwt_audience", "model B: the subject JWT's aud does not contain the expected audience",
+         401, "SUBJECT_TOKEN_AUDIENCE_INVALID", 400, "invalid_request"),
+    _row("subject_jwt_issuer", "model B: the subject JWT's iss is not the expected issuer",
+         401, "SUBJECT_TOKEN_ISSUER_INVALID", 400, "invalid_request"),
+    _row("subject_jwt_email_missing", "model B: the subject JWT has no email at the mapped claim",
+         401, "SUBJECT_TOKEN_EMAIL_MISSING", 400, "invalid_request"),
+    _row("partner_jwks_unreachable", "model B: the partner's JWKS URL refused the connection, could not be resolved, "
+         "or answered other than 200",
+         502, "PARTNER_JWKS_UNREACHABLE", 503, "temporarily_unavailable"),
+    _row("partner_jwks_timeout", "model B: the partner's JWKS URL did not answer within the client's timeout",
+         504, "PARTNER_JWKS_TIMEOUT", 503, "temporarily_unavailable"),
+    _row("partner_jwks_malformed", "model B: the partner's JWKS is not JSON, not a JWK Set, too large, publishes "
+         "private key material, or has no usable RS256 key",
+         502, "PARTNER_JWKS_INVALID", 503, "temporarily_unavailable"),
+    _row("partner_key_conflict", "partner-public-keys: the kid is already ACTIVE for this company",
+         409, "PARTNER_KEY_ALREADY_EXISTS", 409, "invalid_request"),
+    _row("partner_key_not_found", "partner-public-keys: no ACTIVE key with this kid for this company",
+         404, "PARTNER_KEY_NOT_FOUND", 404, "not_found"),
+    _row("api_not_authenticated", "Bearer-protected API: no access token, or a malformed, expired or revoked one",
+         401, "USER_NOT_AUTHENTICATED", 401, "invalid_token", "status and errorCode (S11 sample 401)"),
+    _row("api_forbidden", "Bearer-protected API: the access token belongs to another company or lacks the role",
+         403, "PERMISSION_DENIED", 403, "insufficient_scope"),
+)})
+# fmt: on
+
+
+class SubjectJwtRejected(SimulatorError):
+    """A model-B subject token failed verification. ``token_view`` is what the journal may keep of it:
+    the unverified header and claims with the signature redacted (None when it could not be parsed)."""
+
+    token_view: dict[str, Any] | None = None
+
+
+class SubjectJwtMalformed(SubjectJwtRejected):
+    row_key = "subject_jwt_malformed"
+
+
+class SubjectJwtAlgorithmRefused(SubjectJwtRejected):
+    row_key = "subject_jwt_algorithm"
+
+
+class SubjectJwtUnknownKid(SubjectJwtRejected):
+    row_key = "subject_jwt_unknown_kid"
+
+
+class SubjectJwtSignatureInvalid(SubjectJwtRejected):
+    row_key = "subject_jwt_signature"
+
+
+class SubjectJwtClaimInvalid(SubjectJwtRejected):
+    row_key = "subject_jwt_claim_invalid"
+
+
+class SubjectJwtExpired(SubjectJwtRejected):
+    row_key = "subject_jwt_expired"
+
+
+class SubjectJwtNotYetValid(SubjectJwtRejected):
+    row_key = "subject_jwt_not_yet_valid"
+
+
+class SubjectJwtAudienceMismatch(SubjectJwtRejected):
+    row_key = "subject_jwt_audience"
+
+
+class SubjectJwtIssuerMismatch(SubjectJwtRejected):
+    row_key = "subject_jwt_issuer"
+
+
+class SubjectJwtEmailMissing(SubjectJwtRejected):
+    row_key = "subject_jwt_email_missing"
+
+
+class PartnerJwksUnreachable(SimulatorError):
+    row_key = "partner_jwks_unreachable"
+
+
+class PartnerJwksTimeout(SimulatorError):
+    row_key = "partner_jwks_timeout"
+
+
+class PartnerJwksMalformed(SimulatorError):
+    row_key = "partner_jwks_malformed"
+
+
+class PartnerKeyConflict(SimulatorError):
+    row_key = "partner_key_conflict"
+
+
+class PartnerKeyNotFound(SimulatorError):
+    row_key = "partner_key_not_found"
+
+
+class ApiNotAuthenticated(SimulatorError):
+    """RFC 6750 §3: a 401 from a Bearer-protected resource carries a Bearer challenge."""
+
+    row_key = "api_not_authenticated"
+
+    def __init__(self, message: str, **more: Any) -> None:
+        more.setdefault("headers", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        super().__init__(message, **more)
+
+
+class ApiForbidden(SimulatorError):
+    row_key = "api_forbidden"
+
+
+# END model B
+# ==================================================================================================
+
+
+# ==================================================================================================
+# BEGIN embed: the stand-in for Spotnana's embedded app (simulator/core/embed.py, server/embed.py)
+#
+#   SimulatorError
+#   ├── EmbedTokenInvalid        the access token handed to the iframe is not valid (``reason`` says why)
+#   └── EmbedMessageMalformed    the TOKEN_EXCHANGE_RESPONSE message does not have the documented shape
+#
+# These answer the stand-in page's own calls to the simulator. The errorCode is the one Spotnana
+# documents for the iframe's TOKEN_EXCHANGE_ERROR message (S3), which the page forwards to the parent;
+# the HTTP statuses are modeled (the real embedded app's internals are not public).
+
+# fmt: off
+ERROR_TABLE.update({row.key: row for row in (
+    _row("embed_token_invalid", "embedded app: the access token handed over is not valid "
+         "(signature, expiry, org, user, refresh token)",
+         401, "INVALID_TOKEN", 401, "invalid_token", "errorCode (S3: the TOKEN_EXCHANGE_ERROR payload)"),
+    _row("embed_message_malformed", "embedded app: the TOKEN_EXCHANGE_RESPONSE message does not have the documented shape",
+         400, "INVALID_TOKEN", 400, "invalid_request", "errorCode (S3: the TOKEN_EXCHANGE_ERROR payload)"),
+)})
+# fmt: on
+
+
+class EmbedTokenInvalid(SimulatorError):
+    """``reason`` is one of the ``REASON_*`` constants of ``spotnana_sim.core.embed``; also sent as errorParameter."""
+
+    row_key = "embed_token_invalid"
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message, parameters=(ErrorParameter(name="reason", value=reason),))
+        self.reason = reason
+
+
+class EmbedMessageMalformed(SimulatorError):
+    """``problems`` names each mistake; the message joins them."""
+
+    row_key = "embed_message_malformed"
+
+    def __init__(self, problems: tuple[str, ...]) -> None:
+        super().__init__(". ".join(problems), parameters=(ErrorParameter(name="reason", value="malformed"),))
+        self.problems = problems
+
+
+# END embed
+# ==================================================================================================
 
 
 @dataclass(frozen=True)

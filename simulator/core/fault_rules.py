@@ -20,7 +20,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from spotnana_sim.core.settings import ConfigError
+from spotnana_sim.core.validators import ConfigError
 from spotnana_sim.core.redaction import redact
 
 TOKEN_ENDPOINT = "token-endpoint"

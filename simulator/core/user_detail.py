@@ -5,27 +5,25 @@ email from ``{"user": {"email": ...}}`` or a custom-mapped field (backend-setup.
 Spotnana does not document about that call (timeout, which statuses count as rejection, redirects,
 body size) is *modeled* here, in ``CallbackPolicy``, and configurable per client.
 
-The HTTP client is a collaborator (``UserDetailHttp``): httpx over the network in production,
-``httpx.ASGITransport`` in-process, or a fake in unit tests.
+The HTTP client is a collaborator (``UserDetailHttp``): aiohttp when served
+(``spotnana_sim.server.user_detail_client``), httpx in-process, or a fake in unit tests.
 """
 
 from __future__ import annotations
 
-import asyncio
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 import json
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Protocol
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Mapping, Protocol
 
+from spotnana_sim.core.redaction import redact_url
 from spotnana_sim.core.settings import DEFAULT_EMAIL_FIELD, ClientConfig
-
-if TYPE_CHECKING:  # httpx is needed in-process only; `serve` starts without importing it
-    import httpx
 from spotnana_sim.core.errors import (
     SimulatorError,
     SubjectTokenRejected,
     UserDetailEmailMissing,
+    UserDetailMalformed,
     UserDetailNotJson,
     UserDetailServerError,
     UserDetailTimeout,
@@ -57,9 +55,15 @@ class CallbackTimedOut(CallbackFailed):
     kind = "timeout"
 
 
+class CallbackMalformed(CallbackFailed):
+    """An answer came, but it is not valid HTTP (bad status line or headers, a body cut short)."""
+
+    kind = "malformed"
+
+
 class UserDetailHttp(Protocol):
     async def get(
-        self, url: str, headers: Mapping[str, str], timeout: float, max_bytes: int
+        self, url: str, headers: Mapping[str, str], timeout: float, max_bytes: int, *, ca_file: str | None = None,
     ) -> UserDetailResponse: ...
 
 
@@ -75,7 +79,7 @@ class CallbackRecord:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "url": self.url,
+            "url": redact_url(self.url),
             "status": self.status,
             "elapsed_ms": round(self.elapsed_ms, 2),
             "error": self.error,
@@ -93,6 +97,7 @@ class CallbackContext:
     timeout: float
     email_field: str = DEFAULT_EMAIL_FIELD  # so a fault's {"email": ...} answer lands where this client reads
     max_bytes: int = MAX_BODY_BYTES  # so a fault's answer is cut where the real read would stop
+    ca_file: Path | None = None
     record: CallbackRecord = field(init=False)
 
     def __post_init__(self) -> None:
@@ -106,50 +111,6 @@ UserDetailInterceptor = Callable[[CallbackContext], Awaitable[UserDetailResponse
 
 async def _no_interception(context: CallbackContext) -> UserDetailResponse | None:
     return None
-
-
-class HttpxUserDetailHttp:
-    """The user-detail call over httpx: one pooled keep-alive client for the server's life."""
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        # A Set-Cookie in one user's answer must never ride along on the next user's call.
-        client.cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))  # type: ignore[assignment]
-        self.client = client
-
-    async def get(
-        self, url: str, headers: Mapping[str, str], timeout: float, max_bytes: int
-    ) -> UserDetailResponse:
-        import httpx  # already loaded: the caller built our client with it
-
-        try:
-            async with asyncio.timeout(timeout):
-                request = self.client.build_request("GET", url, headers=dict(headers), timeout=timeout)
-                response = await self.client.send(request, stream=True, follow_redirects=False)
-                try:
-                    body = bytearray()
-                    truncated = False
-                    async for chunk in response.aiter_bytes():
-                        body += chunk
-                        if len(body) > max_bytes:
-                            truncated = True
-                            del body[max_bytes:]
-                            break
-                finally:
-                    await response.aclose()
-        except (TimeoutError, httpx.TimeoutException):
-            raise CallbackTimedOut(f"no answer within {timeout:g} s") from None
-        except httpx.InvalidURL as exc:
-            raise CallbackFailed(f"invalid URL: {exc}") from None
-        except httpx.HTTPError as exc:
-            raise CallbackFailed(f"{type(exc).__name__}: {exc or 'connection failed'}") from None
-        except (OSError, ValueError) as exc:  # the URL is user input: an odd one must not become a 500
-            raise CallbackFailed(f"{type(exc).__name__}: {exc}") from None
-        return UserDetailResponse(
-            status=response.status_code,
-            headers={k.lower(): v for k, v in response.headers.items()},
-            body=bytes(body),
-            truncated=truncated,
-        )
 
 
 def extract_email(document: Any, path: str) -> str | None:
@@ -184,6 +145,7 @@ class UserDetailVerifier:
         context = CallbackContext(
             client_id=client.client_id, subject_token=subject_token, url=url,
             timeout=client.timeout, email_field=client.email_field, max_bytes=self.max_body_bytes,
+            ca_file=client.ca_file,
         )
         records.append(context.record)
         started = self.monotonic()
@@ -193,6 +155,8 @@ class UserDetailVerifier:
             context.record.error = f"{exc.kind}: {exc}"
             if isinstance(exc, CallbackTimedOut):
                 raise UserDetailTimeout(f"the user-detail API did not answer within {client.timeout:g} s") from None
+            if isinstance(exc, CallbackMalformed):
+                raise UserDetailMalformed(f"the user-detail API sent a malformed answer ({exc})") from None
             raise UserDetailUnreachable(f"the user-detail API could not be reached ({exc})") from None
         finally:
             context.record.elapsed_ms = (self.monotonic() - started) * 1000
@@ -208,7 +172,8 @@ class UserDetailVerifier:
         if answer is not None:
             return answer
         headers = {"Authorization": f"Bearer {subject_token}", "Accept": "application/json"}
-        return await self.http.get(context.url, headers, context.timeout, context.max_bytes)
+        ca_file = str(context.ca_file) if context.ca_file else None
+        return await self.http.get(context.url, headers, context.timeout, context.max_bytes, ca_file=ca_file)
 
     def _email_from(self, response: UserDetailResponse, email_field: str) -> str:
         status = response.status

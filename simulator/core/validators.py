@@ -6,13 +6,17 @@ scenario files share one set of messages. No Starlette, no pytest.
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
+import math
 import re
+from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from spotnana_sim.core.errors import DIALECTS
 from spotnana_sim.core.protocol import SUPPORTED_GRANTS
-from spotnana_sim.core.redaction import shorten
+from spotnana_sim.core.redaction import redact_url, shorten
 
 # Where the documented user-detail answer keeps the email: {"user": {"email": ...}} (S1, the backend-setup page).
 DEFAULT_EMAIL_FIELD = "user.email"
@@ -25,6 +29,32 @@ ALGORITHMS = ("RS256", "ES256")
 
 class Invalid(Exception):
     """A value is wrong; the message says how. The caller adds the key and the source."""
+
+
+class ConfigError(Exception):
+    """A configuration value the simulator cannot run with.
+
+    ``str()`` reads ``"<source>: <key>: <problem>"``, e.g.
+    ``sim.toml: clients[1].timeout: must be a positive number of seconds, got 'abc'``;
+    ``source`` is where the value came from (a config file, ``None`` for command-line flags, whose
+    key is the flag, or ``"environment"``) and ``key`` is empty for problems with a file as a whole.
+    """
+
+    def __init__(self, key: str, problem: str, source: str | None = None) -> None:
+        # The args are the constructor's, so the error survives pickling (multiprocessing workers).
+        super().__init__(key, problem, source)
+        self.key = key
+        self.problem = problem
+        self.source = source
+
+    def __str__(self) -> str:
+        return ": ".join(part for part in (self.source, self.key, self.problem) if part)
+
+
+def did_you_mean(name: str, accepted: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest accepted name, or nothing when none is close."""
+    close = difflib.get_close_matches(name, list(accepted), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def shown(value: Any) -> str:
@@ -178,7 +208,7 @@ def email_field(value: Any) -> str:
 
 def http_url(value: Any) -> str:
     problem = f"must be an http:// or https:// URL with a host, got {shown_url(value)}"
-    if not isinstance(value, str) or any(c.isspace() for c in value):
+    if not isinstance(value, str) or any(c.isspace() or ord(c) < 32 for c in value):
         raise Invalid(problem)
     try:
         parts = urlsplit(value)
@@ -187,31 +217,70 @@ def http_url(value: Any) -> str:
         raise Invalid(problem) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Invalid(problem)
+    if _is_link_local(parts.hostname):
+        # Cloud metadata services live there (169.254.169.254): never a partner's API.
+        raise Invalid(f"must not point at a link-local address (169.254.0.0/16, fe80::/10), got {shown_url(value)}")
     return value
+
+
+def _is_link_local(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_link_local
+    except ValueError:
+        return False
+
+
+def finite_number(value: Any) -> float:
+    """A JSON or TOML number that is neither NaN nor infinite (bool is not a number here)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise Invalid(f"must be a finite number, got {shown(value)}")
+    return float(value)
+
+
+def readable_file(value: Any) -> str:
+    text = nonempty_string(value)
+    try:
+        with open(text, "rb"):
+            pass
+    except OSError as exc:
+        raise Invalid(f"must be a readable file, got {shown(text)} ({exc.strerror or exc})") from None
+    return text
+
+
+def boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise Invalid(f"must be true or false, got {shown(value)}")
+    return value
+
+
+def connection_limit(value: Any) -> int:
+    if not is_int(value) or not 1 <= value <= 10_000:
+        raise Invalid(f"must be a whole number from 1 to 10000, got {shown(value)}")
+    return int(value)
+
+
+def host_names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v and not any(c.isspace() for c in v) for v in value):
+        raise Invalid(f"must be a list of host names such as [\"sim.internal\"], got {shown(value)}")
+    return tuple(v.lower() for v in value)
 
 
 def shown_url(value: Any) -> str:
     return repr(shorten(redact_url(value))) if isinstance(value, str) else shown(value)
 
 
-def redact_url(url: str) -> str:
-    """The URL without the password of any user:password@ part, which is a credential."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url.rpartition("@")[2] if "@" in url else url
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:…@{parts.netloc.rpartition('@')[2]}"
-    return urlunsplit(parts._replace(netloc=netloc))
+# Spaces and control characters spelled out rather than written \s, which Python and the ECMA regexes
+# of JSON Schema (the admin API's OpenAPI document uses this pattern too) read differently.
+_NOT_IN_EMAIL = "\\x00-\\x20\\x7f-\\x9f\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
+EMAIL_PATTERN = f"^[^{_NOT_IN_EMAIL}]+@[^@{_NOT_IN_EMAIL}]+$"
+_EMAIL = re.compile(EMAIL_PATTERN)
 
 
 def email(value: Any) -> str:
-    if not isinstance(value, str) or "@" not in value or any(c.isspace() for c in value):
+    if not isinstance(value, str) or "@" not in value:
         raise Invalid(f"must be an email address (containing '@'), got {shown(value)}")
-    local, _, domain = value.rpartition("@")
-    if not local or not domain:
-        raise Invalid(f"must be an email address with text on both sides of '@', got {shown(value)}")
+    if not _EMAIL.fullmatch(value):
+        raise Invalid(f"must be an email address: text without spaces on both sides of '@', got {shown(value)}")
     return value
 
 

@@ -84,8 +84,10 @@ class TokenEndpoint:
         embedded_user_detail_url: str,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rate_limiter: RateLimiter | None = None,
+        verifies_tls: bool = True,
     ) -> None:
         self.rate_limiter = rate_limiter
+        self.verifies_tls = verifies_tls
         self.clients = clients
         self.profiles = profiles
         self.verifier = verifier
@@ -114,6 +116,8 @@ class TokenEndpoint:
             "user_detail_calls": [],
             "fault_id": None,
         }
+        if not self.verifies_tls:
+            entry["user_detail_tls"] = "NOT VERIFIED (--user-detail-insecure)"
         records: list[CallbackRecord] = []
         try:
             outcome = await self._answer(request, entry, records)

@@ -1,26 +1,36 @@
-"""Builds one simulator from settings: every long-lived collaborator, wired once, resettable together."""
+"""One simulator built from settings: every long-lived collaborator, wired once, resettable together.
+
+The outbound HTTP client is passed in (the server layer owns aiohttp, in-process mode uses httpx),
+so nothing here knows how a user-detail call travels.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Awaitable, Callable
-
+from typing import Awaitable, Callable, Protocol
 
 from spotnana_sim.core.clients import ClientRegistry
 from spotnana_sim.core.clock import Clock
-from spotnana_sim.core.settings import Settings
 from spotnana_sim.core.errors import ErrorTable
-from spotnana_sim.harness.endpoint import TokenEndpoint
-from spotnana_sim.harness.faults import FaultBook
-from spotnana_sim.server.callback_http import PooledUserDetailHttp
-from spotnana_sim.core.user_detail import UserDetailHttp, UserDetailVerifier
-from spotnana_sim.harness.journal import Journal
 from spotnana_sim.core.profiles import ProfileDirectory
 from spotnana_sim.core.rate_limit import RateLimiter
+from spotnana_sim.core.settings import Settings
 from spotnana_sim.core.tokens import KeySet, TokenIssuer
+from spotnana_sim.core.user_detail import UserDetailHttp, UserDetailVerifier
+from spotnana_sim.harness.endpoint import TokenEndpoint
+from spotnana_sim.harness.faults import FaultBook
+from spotnana_sim.harness.journal import Journal
 
 EMBEDDED_USER_DETAIL_PREFIX = "/partner"  # where the reference user-detail API is mounted
+
+
+class OwnedHttpClient(UserDetailHttp, Protocol):
+    """An HTTP client the simulator opens with the server and closes with it."""
+
+    async def start(self) -> None: ...
+
+    async def aclose(self) -> None: ...
 
 
 @dataclass
@@ -36,7 +46,7 @@ class Simulator:
     faults: FaultBook
     verifier: UserDetailVerifier
     endpoint: TokenEndpoint
-    http_client: PooledUserDetailHttp | None  # owned here when built from settings; closed by aclose()
+    http_client: OwnedHttpClient | None  # opened by start(), closed by aclose(); None when the caller owns it
 
     @property
     def embedded_user_detail_url(self) -> str:
@@ -53,6 +63,10 @@ class Simulator:
         if self.endpoint.rate_limiter is not None:
             self.endpoint.rate_limiter.reset()
 
+    async def start(self) -> None:
+        if self.http_client is not None:
+            await self.http_client.start()
+
     async def aclose(self) -> None:
         if self.http_client is not None:
             await self.http_client.aclose()
@@ -63,7 +77,7 @@ def default_profiles(settings: Settings) -> tuple[str, ...] | None:
     if settings.profiles is not None:
         return settings.profiles
     if settings.uses_embedded_user_detail():
-        from spotnana_sim.reference.user_detail import DEMO_USERS
+        from spotnana_sim.reference.demo_users import DEMO_USERS
 
         return tuple(DEMO_USERS.values())
     return None
@@ -75,10 +89,14 @@ def build_simulator(
     base_url: str,
     clock: Clock | None = None,
     keys: KeySet | None = None,
-    http: UserDetailHttp | None = None,
+    http: UserDetailHttp,
+    owns_http: bool = False,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Simulator:
-    """``base_url`` is where the simulator itself answers; the embedded user-detail URL derives from it."""
+    """``base_url`` is where the simulator itself answers; the embedded user-detail URL derives from it.
+
+    With ``owns_http`` the simulator opens and closes ``http`` (which then has ``start``/``aclose``).
+    """
     clock = clock or Clock()
     if keys is None:
         token_settings = settings.tokens
@@ -87,11 +105,6 @@ def build_simulator(
             if token_settings.key_file
             else KeySet.generate(token_settings.algorithm)
         )
-    http_client: PooledUserDetailHttp | None = None
-    if http is None:
-        # One pooled keep-alive HTTP/1.1 client (callback_http.py) for the server's life, chosen by
-        # `make bench` over httpx and aiohttp; in-process mode passes its own httpx client.
-        http = http_client = PooledUserDetailHttp()
     issuer = TokenIssuer(
         keys,
         clock,
@@ -125,6 +138,7 @@ def build_simulator(
             RateLimiter(settings.rate_limit.requests, settings.rate_limit.per_seconds, clock)
             if settings.rate_limit else None
         ),
+        verifies_tls=settings.user_detail.verify_tls,
     )
     return Simulator(
         settings=settings,
@@ -138,5 +152,5 @@ def build_simulator(
         faults=faults,
         verifier=verifier,
         endpoint=endpoint,
-        http_client=http_client,
+        http_client=http if owns_http else None,  # type: ignore[arg-type]
     )

@@ -15,19 +15,18 @@ requests (set-up before the test's requests, reset after).
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from dataclasses import fields, replace
 from typing import Any, Iterable, Mapping
 
-from spotnana_sim.core.settings import ClientConfig, ConfigError, Settings, apply_overrides
+from spotnana_sim.core.overrides import apply_overrides
+from spotnana_sim.core.settings import ClientConfig, ConfigError, Settings
 from spotnana_sim.kit.client_grader import GraderPolicy, grade_journal
 from spotnana_sim.kit.report import Report
 from spotnana_sim.core.protocol import TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
 from spotnana_sim.harness.simulator import Simulator
+from spotnana_sim.server.app import create_app
+from spotnana_sim.server.served import AppServer, bind_socket, build_served_simulator, socket_url
 
-STARTUP_TIMEOUT = 10.0  # seconds for uvicorn to start listening; far above what it needs
 _OVERRIDE_KEYS = ("user_detail_url", "email_field", "clients", "profiles", "errors")
 _SETTINGS_KEYS = tuple(f.name for f in fields(Settings))
 
@@ -245,65 +244,15 @@ class SimulatorHandle:
         return None
 
 
-class AppServer:
-    """Any ASGI app (yours: a user-detail API, a partner backend) under uvicorn in a daemon thread,
-    on a free port of ``host``; ``url`` answers once ``start()`` returns."""
-
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", sock: socket.socket | None = None) -> None:
-        import uvicorn
-
-        self.sock = sock or _listening_socket(host)
-        self.url = f"http://{host}:{self.sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not the main thread
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, name="spotnana-sim", daemon=True
-        )
-
-    def start(self) -> "AppServer":
-        self.thread.start()
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the server did not start; see the log above")
-            time.sleep(0.005)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        if self.thread.is_alive():
-            self.thread.join(timeout=STARTUP_TIMEOUT)
-        self.sock.close()
-
-    def __enter__(self) -> "AppServer":
-        return self.start() if not self.thread.is_alive() else self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def _listening_socket(host: str) -> socket.socket:
-    """Bound before the app is built, so the simulator knows its own URL and no one takes the port."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
-    sock.listen(256)
-    return sock
-
-
 class SimulatorServer(AppServer):
     """A simulator on a real loopback port; ``handle`` drives it."""
 
     def __init__(self, settings: Settings, *, host: str = "127.0.0.1") -> None:
-        from spotnana_sim.server.app import create_app
-        from spotnana_sim.harness.simulator import build_simulator
-
-        sock = _listening_socket(host)
-        url = f"http://{host}:{sock.getsockname()[1]}"
-        simulator = build_simulator(settings, base_url=url)
+        sock = bind_socket(host, 0)
+        url = socket_url(sock, host)
+        simulator = build_served_simulator(settings, base_url=url)
         app = create_app(simulator)
-        super().__init__(app, host=host, sock=sock)
+        super().__init__(app, host=host, sock=sock, forwarded_allow_ips=settings.forwarded_allow_ips)
         self.handle = SimulatorHandle(simulator, url, app)
 
     @classmethod

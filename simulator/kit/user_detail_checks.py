@@ -22,7 +22,7 @@ import httpx
 
 from spotnana_sim.core.settings import DEFAULT_EMAIL_FIELD, DEFAULT_TIMEOUT
 from spotnana_sim.core.user_detail import MAX_BODY_BYTES, extract_email
-from spotnana_sim.core.redaction import redact, shorten
+from spotnana_sim.core.redaction import redact, redact_url, shorten
 from spotnana_sim.kit.report import FAIL, PASS, SKIP, WARN, CheckResult, Report
 
 # Modeled thresholds, in one place. Spotnana publishes neither its callback timeout nor a size limit.
@@ -49,7 +49,7 @@ class UserDetailTarget:
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"url: expected an http:// or https:// URL, got {shorten(self.url)!r}")
+            raise ValueError(f"url: expected an http:// or https:// URL, got {shorten(redact_url(self.url))!r}")
         if not self.token:
             raise ValueError("token: a valid subject token is needed to probe the API")
         if "@" not in self.expect_email:
@@ -58,7 +58,7 @@ class UserDetailTarget:
             raise ValueError(f"timeout: must be a positive number of seconds, got {self.timeout!r}")
 
     def __repr__(self) -> str:  # the dataclass default would print the tokens
-        return f"UserDetailTarget(url={self.url!r}, expect_email={self.expect_email!r}, email_field={self.email_field!r})"
+        return f"UserDetailTarget(url={redact_url(self.url)!r}, expect_email={self.expect_email!r}, email_field={self.email_field!r})"
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ class UserDetailProbe:
         value = credential(target)
         if value is not None:
             headers["Authorization"] = value
-        url = shown_url = target.url
+        url, shown_url = target.url, redact_url(target.url)
         if in_query:
             joiner = "&" if "?" in url else "?"
             url += joiner + urlencode({"access_token": target.token})
@@ -449,7 +449,7 @@ def run_check(name: str, probe: UserDetailProbe) -> CheckResult:
 def run_checks(target: UserDetailTarget, http: httpx.Client, *, monotonic: Callable[[], float] = time.perf_counter) -> Report:
     """Every check, in order, against ``target``; at most ``len(_PROBES) + REPEAT_CALLS`` requests."""
     probe = UserDetailProbe(target, http, monotonic=monotonic)
-    report = Report(TITLE, target.url)
+    report = Report(TITLE, redact_url(target.url))
     for name in CHECKS:
         report.add(run_check(name, probe))
     return report

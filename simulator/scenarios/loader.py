@@ -27,7 +27,8 @@ from urllib.parse import urlencode
 import jsonschema
 import yaml
 
-from spotnana_sim.core.settings import ClientConfig, ConfigError, Settings, settings_from_document
+from spotnana_sim.core.config_file import settings_from_document
+from spotnana_sim.core.settings import ClientConfig, ConfigError, Settings
 from spotnana_sim.core.errors import RFC6749
 from spotnana_sim.harness.faults import FaultBook, FaultRuleError
 from spotnana_sim.core.protocol import (

@@ -22,6 +22,7 @@ import yaml
 
 from spotnana_sim.harness.endpoint import MAX_BODY_BYTES
 from spotnana_sim.core.protocol import FORM_CONTENT_TYPE
+from spotnana_sim.core.redaction import redact_url
 
 # The rule fields of the fault contract (issue 3); anything else in a listed rule is bookkeeping.
 FAULT_FIELDS = (
@@ -55,7 +56,7 @@ async def record(
         rules = await _get(http, "/_sim/faults", url, required=False)
     entries = list(journal.get("entries") or [])
     if not entries:
-        raise RecordError(f"the journal at {url} is empty: send some token requests first")
+        raise RecordError(f"the journal at {redact_url(url)} is empty: send some token requests first")
     document, notes = scenario_from_journal(
         entries, list((rules or {}).get("faults") or []), name=name, source_url=url,
         client_id=client_id, dropped=int(journal.get("dropped") or 0),
@@ -67,17 +68,17 @@ async def _get(http: httpx.AsyncClient, path: str, url: str, required: bool = Tr
     try:
         response = await http.get(path)
     except httpx.HTTPError as exc:
-        raise RecordError(f"cannot reach {url} ({type(exc).__name__}: {exc})") from None
+        raise RecordError(f"cannot reach {redact_url(url)} ({type(exc).__name__}: {exc})") from None
     if response.status_code in (401, 403):
-        raise RecordError(f"{url} refused GET {path} ({response.status_code}); pass --admin-token")
+        raise RecordError(f"{redact_url(url)} refused GET {path} ({response.status_code}); pass --admin-token")
     if response.status_code != 200:
         if not required:
             return None
-        raise RecordError(f"{url} has no simulator admin API (GET {path} answered {response.status_code})")
+        raise RecordError(f"{redact_url(url)} has no simulator admin API (GET {path} answered {response.status_code})")
     try:
         body = response.json()
     except ValueError:
-        raise RecordError(f"GET {path} at {url} did not answer JSON") from None
+        raise RecordError(f"GET {path} at {redact_url(url)} did not answer JSON") from None
     return body if isinstance(body, dict) else {}
 
 
@@ -111,7 +112,7 @@ def scenario_from_journal(
                 notes.append(f"steps[{i}]: fault rule {fault_id} fired but is no longer armed at the source, so it is not in this file")
     document: dict[str, Any] = {
         "name": _scenario_name(name),
-        "description": f"Recorded from {source_url} at {datetime.now(timezone.utc).isoformat(timespec='seconds')}: "
+        "description": f"Recorded from {redact_url(source_url)} at {datetime.now(timezone.utc).isoformat(timespec='seconds')}: "
                        f"{len(steps)} request{'s' if len(steps) != 1 else ''} and what came of them.",
         "source": "modeled",
     }

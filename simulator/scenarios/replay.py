@@ -20,6 +20,7 @@ from typing import Any, Mapping, Protocol, Sequence
 
 import httpx
 
+from spotnana_sim.core.redaction import redact_url
 from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, ConfigError, Settings
 from spotnana_sim.harness.faults import FaultRuleError
 from spotnana_sim.core.user_detail import UserDetailHttp, UserDetailResponse
@@ -99,9 +100,11 @@ class CapturingHttp:
         self.inner = inner
         self.authorizations: list[str] = []
 
-    async def get(self, url: str, headers: Mapping[str, str], timeout: float, max_bytes: int) -> UserDetailResponse:
+    async def get(
+        self, url: str, headers: Mapping[str, str], timeout: float, max_bytes: int, *, ca_file: str | None = None,
+    ) -> UserDetailResponse:
         self.authorizations.append(next((v for k, v in headers.items() if k.lower() == "authorization"), ""))
-        return await self.inner.get(url, headers, timeout, max_bytes)
+        return await self.inner.get(url, headers, timeout, max_bytes, ca_file=ca_file)
 
 
 class InProcessRunner:
@@ -133,7 +136,7 @@ class InProcessRunner:
             await sim.aclose()
 
     async def _run(self, scenario: Scenario, sim: Any) -> ScenarioResult:
-        from spotnana_sim.reference.user_detail import DEMO_SUBJECT_TOKEN
+        from spotnana_sim.reference.demo_users import DEMO_SUBJECT_TOKEN
 
         simulator = sim.simulator
         capture = CapturingHttp(simulator.verifier.http)
@@ -215,7 +218,7 @@ class TargetRunner:
         self._ssl: ssl.SSLContext | None = None  # built once: loading the CA store is the slow part of a client
 
     def values(self) -> dict[str, str]:
-        from spotnana_sim.reference.user_detail import DEMO_SUBJECT_TOKEN
+        from spotnana_sim.reference.demo_users import DEMO_SUBJECT_TOKEN
 
         c = self.credentials
         return {
@@ -234,7 +237,7 @@ class TargetRunner:
         try:
             response = await http.get("/_sim/journal", headers=self.admin_headers)
         except httpx.HTTPError as exc:
-            raise TargetUnreachable(f"{self.target} did not answer ({type(exc).__name__}: {exc})") from None
+            raise TargetUnreachable(f"{redact_url(self.target)} did not answer ({type(exc).__name__}: {exc})") from None
         if response.status_code == 200:
             return TargetControl(True)
         if response.status_code in (401, 403):
@@ -270,7 +273,7 @@ class TargetRunner:
             except TargetUnreachable as exc:
                 return ScenarioResult(scenario.name, scenario.file, ERROR, str(exc))
             except httpx.HTTPError as exc:
-                return ScenarioResult(scenario.name, scenario.file, ERROR, f"talking to {self.target}: {type(exc).__name__}: {exc}")
+                return ScenarioResult(scenario.name, scenario.file, ERROR, f"talking to {redact_url(self.target)}: {type(exc).__name__}: {exc}")
 
     async def _admin(self, http: httpx.AsyncClient, method: str, path: str, body: Any = None) -> httpx.Response:
         return await http.request(method, path, json=body, headers=self.admin_headers)

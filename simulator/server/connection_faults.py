@@ -1,8 +1,9 @@
 """Breaking an HTTP connection on purpose, for connection faults (reset, empty, truncated, ...).
 
-ASGI has no message for "drop the connection", so this reaches the server's transport through the
-``send`` callable the server gave us (uvicorn's is a method of its request cycle, which holds the
-transport). Checked against uvicorn's h11 and httptools protocols; what an httpx client sees:
+ASGI has no message for "drop the connection", so the server runs under
+:class:`FaultableHttpToolsProtocol`, uvicorn's own httptools protocol (chosen through uvicorn's
+``http=`` setting) that also hands each request a :class:`ConnectionControl` in
+``scope["extensions"]``. What an httpx client sees:
 
 ========================  =========================================================================
 ``reset``                 RST instead of FIN (SO_LINGER 0): ``ReadError`` "Connection reset by peer"
@@ -12,8 +13,8 @@ transport). Checked against uvicorn's h11 and httptools protocols; what an httpx
 ``random_bytes``          garbage where the status line belongs, then closed: ``RemoteProtocolError``
 ========================  =========================================================================
 
-In-process (``httpx.ASGITransport``) there is no socket: the same httpx exceptions are raised
-from the app, which the in-process client passes on, so callers see what they would over TCP.
+In-process there is no socket: :class:`ConnectionFaultInProcess` is raised instead, and the
+in-process transport turns it into the httpx exception a client would get over TCP.
 """
 
 from __future__ import annotations
@@ -25,15 +26,43 @@ import struct
 from typing import Any
 
 from starlette.types import Scope, Send
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-RAW_SEND_KEY = "spotnana_sim.raw_send"
+CONTROL_KEY = "spotnana_sim.connection"
 
 _TOKEN_BODY = json.dumps({"access_token": "eyJraWQiOiJ0cnVuY2F0ZWQ", "token_type": "Bearer", "expires_in": 3600}).encode()
 
 
-def _cycle(scope: Scope) -> Any:
-    raw_send = scope.get(RAW_SEND_KEY)
-    return getattr(raw_send, "__self__", None)
+class ConnectionFaultInProcess(Exception):
+    """A connection fault where there is no connection: ``kind`` says which."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"connection fault {kind!r} (simulated in-process)")
+        self.kind = kind
+
+
+class ConnectionControl:
+    """The transport under one request, and a way to tell uvicorn the request ended on purpose."""
+
+    def __init__(self, cycle: Any) -> None:
+        self._cycle = cycle
+
+    @property
+    def transport(self) -> Any:
+        return self._cycle.transport
+
+    def gone(self) -> None:
+        # Without this, uvicorn would log "ASGI callable returned without starting response" as an
+        # error and try to write a 500 into the closed socket.
+        self._cycle.disconnected = True
+
+
+class FaultableHttpToolsProtocol(HttpToolsProtocol):
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.scope is self.scope:
+            self.scope.setdefault("extensions", {})[CONTROL_KEY] = ConnectionControl(cycle)
 
 
 async def break_connection(kind: str, scope: Scope, send: Send) -> None:
@@ -44,15 +73,10 @@ async def break_connection(kind: str, scope: Scope, send: Send) -> None:
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
         return
-    cycle = _cycle(scope)
-    transport = getattr(cycle, "transport", None)
-    if transport is None:
-        # In-process only, and httpx only matters there: imported here so `serve` starts without it.
-        from spotnana_sim.server.inprocess import ConnectionBroken, ConnectionResetInProcess
-
-        if kind == "reset":
-            raise ConnectionResetInProcess("[Errno 104] Connection reset by peer (simulated connection fault)")
-        raise ConnectionBroken(f"connection fault {kind!r}: server disconnected (simulated in-process)")
+    control: ConnectionControl | None = (scope.get("extensions") or {}).get(CONTROL_KEY)
+    if control is None:
+        raise ConnectionFaultInProcess(kind)
+    transport = control.transport
     if kind == "truncated":
         # Promise the whole body, deliver half of it, then hang up.
         await send({"type": "http.response.start", "status": 200,
@@ -74,7 +98,4 @@ async def break_connection(kind: str, scope: Scope, send: Send) -> None:
             except OSError:
                 pass
         transport.abort()
-    # The connection is gone on purpose: without this, uvicorn would log "ASGI callable returned
-    # without starting response" as an error and try to write a 500 into the closed socket.
-    if hasattr(cycle, "disconnected"):
-        cycle.disconnected = True
+    control.gone()

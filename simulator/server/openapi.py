@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from spotnana_sim.core.clock import LATEST_TIME
+from spotnana_sim.core.validators import EMAIL_PATTERN, MAX_TIMEOUT
 from spotnana_sim.core.errors import DIALECTS, RFC6749, SPOTNANA, ErrorTable
 from spotnana_sim.harness.endpoint import MAX_BODY_BYTES
 from spotnana_sim.core.token_request import DEFAULT_MAX_FIELD_LENGTH, MAX_FIELD_LENGTH
@@ -239,6 +240,7 @@ def _schemas() -> Schema:
                 "user_detail_url": _nullable("string"),
                 "email_field": {"type": "string"},
                 "timeout": {"type": "number"},
+                "ca_file": _nullable("string"),
             },
         },
         "ClientChange": {
@@ -250,7 +252,8 @@ def _schemas() -> Schema:
                 "grants": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(SUPPORTED_GRANTS)}},
                 "user_detail_url": {"type": "string", "minLength": 1},
                 "email_field": {"type": "string", "minLength": 1},
-                "timeout": {"type": "number", "exclusiveMinimum": 0},
+                "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_TIMEOUT},
+                "ca_file": {"type": "string", "minLength": 1, "description": "a PEM file readable by the simulator"},
             },
         },
         "FaultRule": {"type": "object", "description": "see the README section \"Faults and the request journal\" for the rule format"},
@@ -378,7 +381,7 @@ def openapi_document(errors: ErrorTable | None = None, dialect: str | None = Non
                                                                     "profiles": {"type": "array", "items": {"type": "string"}}}}),
             "post": admin("add a profile", {"type": "object", "required": ["email", "user_id"]}, status="201",
                           body={"type": "object", "required": ["email"],
-                                "properties": {"email": {"type": "string", "pattern": "@"}}}),
+                                "properties": {"email": {"type": "string", "pattern": EMAIL_PATTERN}}}),
         },
     }
     document: Schema = {

@@ -18,7 +18,8 @@ from spotnana_sim.cli.main import main
 from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEFAULT_TIMEOUT, Settings
 from spotnana_sim.core.errors import ERROR_TABLE
 from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, CLIENT_CREDENTIALS_GRANT, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
-from spotnana_sim.harness.simulator import Simulator, build_simulator
+from spotnana_sim.harness.simulator import Simulator
+from spotnana_sim.server.served import build_served_simulator
 
 from ..servers import ServerThread, running_simulator
 
@@ -141,11 +142,11 @@ def test_token_quirks_expires_in_and_expired(live: Live) -> None:
         jwt.decode(stale.json()["access_token"], options={"verify_signature": False, "verify_exp": True})
 
 
-@pytest.fixture(scope="module", params=["h11", "httptools"])
-def bare_server(request: pytest.FixtureRequest) -> Iterator[tuple[str, Simulator]]:
-    """Each uvicorn HTTP protocol: the connection faults reach into its transport."""
-    simulator = build_simulator(Settings(), base_url="http://127.0.0.1:9")  # client_credentials never calls back
-    with ServerThread(create_app(simulator), http=request.param) as thread:
+@pytest.fixture(scope="module")
+def bare_server() -> Iterator[tuple[str, Simulator]]:
+    """The simulator under the HTTP protocol it is served with, whose transport the faults reach."""
+    simulator = build_served_simulator(Settings(), base_url="http://127.0.0.1:9")  # client_credentials never calls back
+    with ServerThread(create_app(simulator)) as thread:
         yield thread.url, simulator
 
 

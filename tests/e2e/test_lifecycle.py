@@ -24,7 +24,7 @@ from starlette.routing import Route
 from spotnana_sim.server.app import create_app
 from spotnana_sim.core.settings import Settings
 from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, OPENID_SCOPE, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
-from spotnana_sim.harness.simulator import build_simulator
+from spotnana_sim.server.served import build_served_simulator
 
 from ..servers import ServerThread
 
@@ -170,10 +170,10 @@ def test_admin_token_is_enforced_and_health_stays_open(serve: type) -> None:
 
 
 async def test_admin_api_refuses_non_loopback_clients_when_no_token_is_set() -> None:
-    simulator = build_simulator(Settings(), base_url="http://127.0.0.1:1")
+    simulator = build_served_simulator(Settings(), base_url="http://127.0.0.1:1")
     app = create_app(simulator)
     outside = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("192.0.2.10", 40000)), base_url="http://sim")
-    inside = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 40000)), base_url="http://sim")
+    inside = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 40000)), base_url="http://127.0.0.1")
     async with outside, inside:
         assert (await outside.get("/_sim/journal")).status_code == 403
         assert (await outside.post("/_sim/reset")).status_code == 403

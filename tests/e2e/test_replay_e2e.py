@@ -29,12 +29,6 @@ EXCHANGE = {
 IN_PROCESS_ONLY = {"email_of_no_profile_configured", "rfc6749_dialect", "user_detail_called_with_bearer"}
 
 
-@pytest.fixture(autouse=True)
-def scenario_commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    if "spotnana_sim.cli.scenario_commands" not in cli.COMMAND_MODULES:
-        monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "spotnana_sim.cli.scenario_commands"))
-
-
 @pytest.fixture(scope="module")
 def simulator_url() -> Iterator[str]:
     with running_simulator() as (server, _):

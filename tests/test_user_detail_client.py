@@ -1,6 +1,6 @@
 """The user-detail HTTP clients keep one contract, proven against a real loopback server.
 
-Every behaviour test runs against both ``HttpxUserDetailHttp`` and ``PooledUserDetailHttp`` (the
+Every behaviour test runs against both ``HttpxUserDetailHttp`` and ``UserDetailClient`` (the
 served client), so the two stay interchangeable. The server is a raw asyncio one on 127.0.0.1 so a test controls every byte:
 slow heads, slow bodies, resets, garbage, repeated headers.
 """
@@ -15,8 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from spotnana_sim.server.callback_http import PooledUserDetailHttp
-from spotnana_sim.core.user_detail import CallbackFailed, CallbackTimedOut, HttpxUserDetailHttp, UserDetailHttp
+from spotnana_sim.server.user_detail_client import UserDetailClient
+from spotnana_sim.core.user_detail import CallbackFailed, CallbackMalformed, CallbackTimedOut, UserDetailHttp
+from spotnana_sim.server.inprocess import HttpxUserDetailHttp
 
 CAP = 1024
 HEADERS = {"Authorization": "Bearer subject-token-123", "Accept": "application/json"}
@@ -67,6 +68,8 @@ class LoopbackServer:
             writer.write(_answer(503, b'{"oops": true}'))
         elif path == "/big":
             writer.write(_answer(200, b"x" * (CAP + 100)))
+        elif path == "/huge":
+            writer.write(_answer(200, b"h" * (1024 * 1024)))
         elif path == "/exact":
             writer.write(_answer(200, b"y" * CAP))
         elif path == "/big-chunked":
@@ -128,12 +131,12 @@ def _httpx() -> tuple[UserDetailHttp, Callable[[], Awaitable[None]]]:
     return HttpxUserDetailHttp(client), client.aclose
 
 
-def _pooled() -> tuple[UserDetailHttp, Callable[[], Awaitable[None]]]:
-    http = PooledUserDetailHttp()
+def _aiohttp() -> tuple[UserDetailHttp, Callable[[], Awaitable[None]]]:
+    http = UserDetailClient()
     return http, http.aclose
 
 
-@pytest.fixture(params=[_httpx, _pooled], ids=["httpx", "pooled"])
+@pytest.fixture(params=[_httpx, _aiohttp], ids=["httpx", "aiohttp"])
 async def http(request: pytest.FixtureRequest) -> AsyncIterator[UserDetailHttp]:
     client, close = request.param()
     yield client
@@ -207,12 +210,30 @@ async def test_the_timeout_covers_a_body_that_never_ends(http: UserDetailHttp, s
         await get(http, server.url + "/slow-body", timeout=0.2)
 
 
-@pytest.mark.parametrize("path", ["/reset", "/garbage"])
-async def test_no_http_answer_is_a_failure_not_a_timeout(http: UserDetailHttp, server: LoopbackServer, path: str) -> None:
+async def test_no_answer_at_all_is_unreachable_not_a_timeout(http: UserDetailHttp, server: LoopbackServer) -> None:
     with pytest.raises(CallbackFailed) as caught:
-        await get(http, server.url + path)
+        await get(http, server.url + "/reset")
     assert not isinstance(caught.value, CallbackTimedOut)
     assert caught.value.kind == "unreachable"
+
+
+async def test_an_answer_that_is_not_http_is_malformed(server: LoopbackServer) -> None:
+    http = UserDetailClient()
+    try:
+        with pytest.raises(CallbackMalformed):
+            await get(http, server.url + "/garbage")
+    finally:
+        await http.aclose()
+
+
+async def test_a_body_far_over_the_cap_drops_its_connection(server: LoopbackServer) -> None:
+    http = UserDetailClient()
+    try:
+        assert (await get(http, server.url + "/huge")).truncated is True
+        assert (await get(http, server.url + "/ok")).body == EMAIL_BODY
+    finally:
+        await http.aclose()
+    assert server.connections == 2  # the unread rest of /huge would have poisoned the first one
 
 
 async def test_refused_connection_is_a_failure(http: UserDetailHttp) -> None:
@@ -242,8 +263,8 @@ async def test_subject_token_never_in_the_failure_message(http: UserDetailHttp, 
 # ---------------------------------------------------------------- the served client only
 
 
-async def test_pooled_keeps_no_cookies_between_users(server: LoopbackServer) -> None:
-    http = PooledUserDetailHttp()
+async def test_aiohttp_keeps_no_cookies_between_users(server: LoopbackServer) -> None:
+    http = UserDetailClient()
     try:
         await get(http, server.url + "/ok")  # answers with Set-Cookie
         await get(http, server.url + "/ok")
@@ -252,8 +273,8 @@ async def test_pooled_keeps_no_cookies_between_users(server: LoopbackServer) -> 
     assert "cookie" not in server.requests[1][1]
 
 
-async def test_pooled_session_closes_and_comes_back(server: LoopbackServer) -> None:
-    http = PooledUserDetailHttp()
+async def test_aiohttp_session_closes_and_comes_back(server: LoopbackServer) -> None:
+    http = UserDetailClient()
     await get(http, server.url + "/ok")
     await http.aclose()
     await http.aclose()  # closing twice is harmless
@@ -262,11 +283,11 @@ async def test_pooled_session_closes_and_comes_back(server: LoopbackServer) -> N
     assert server.connections == 2
 
 
-async def test_pooled_session_from_a_finished_loop_is_let_go_quietly(server: LoopbackServer) -> None:
+async def test_aiohttp_session_from_a_finished_loop_is_let_go_quietly(server: LoopbackServer) -> None:
     """A simulator served by one loop (a test server thread) and closed from another must not warn."""
     import threading
 
-    http = PooledUserDetailHttp()
+    http = UserDetailClient()
     other_server_url: list[str] = []
 
     def serve_and_call_in_another_loop() -> None:
@@ -319,7 +340,7 @@ async def test_a_connection_the_server_closed_while_idle_is_not_reused(http: Use
 
 async def test_a_connection_closed_as_the_next_request_goes_out_is_retried_once(server: LoopbackServer) -> None:
     """The server closes right after its answer; the client may send on it before it hears of the close."""
-    http = PooledUserDetailHttp()
+    http = UserDetailClient()
     try:
         assert (await get(http, server.url + "/close-after")).body == EMAIL_BODY
         # No pause: the next request can race the close; either way it must get its answer.
@@ -330,7 +351,7 @@ async def test_a_connection_closed_as_the_next_request_goes_out_is_retried_once(
 
 
 async def test_a_reused_connection_that_dies_without_an_answer_is_retried_on_a_fresh_one(server: LoopbackServer) -> None:
-    http = PooledUserDetailHttp()
+    http = UserDetailClient()
     try:
         assert (await get(http, server.url + "/ok")).status == 200
         with pytest.raises(CallbackFailed):  # the fresh connection is reset as well: a failure, not a loop
@@ -342,7 +363,7 @@ async def test_a_reused_connection_that_dies_without_an_answer_is_retried_on_a_f
 
 
 async def test_concurrent_calls_use_separate_connections_then_share_the_pool(server: LoopbackServer) -> None:
-    http = PooledUserDetailHttp()
+    http = UserDetailClient()
     try:
         answers = await asyncio.gather(*(get(http, server.url + "/ok") for _ in range(4)))
         assert all(a.body == EMAIL_BODY for a in answers)
@@ -353,8 +374,8 @@ async def test_concurrent_calls_use_separate_connections_then_share_the_pool(ser
     assert server.connections == 4
 
 
-async def test_a_timed_out_connection_is_not_pooled(server: LoopbackServer) -> None:
-    http = PooledUserDetailHttp()
+async def test_a_timed_out_connection_is_not_aiohttp(server: LoopbackServer) -> None:
+    http = UserDetailClient()
     try:
         with pytest.raises(CallbackTimedOut):
             await get(http, server.url + "/slow-body", timeout=0.2)
@@ -366,7 +387,7 @@ async def test_a_timed_out_connection_is_not_pooled(server: LoopbackServer) -> N
 
 @pytest.mark.parametrize("value", ["token\r\nX-Injected: 1", "token\nGET / HTTP/1.1", "tok\0en"])
 async def test_line_breaks_in_a_header_value_are_refused_not_sent(server: LoopbackServer, value: str) -> None:
-    http = PooledUserDetailHttp()
+    http = UserDetailClient()
     try:
         with pytest.raises(CallbackFailed) as caught:
             await http.get(server.url + "/ok", {"Authorization": f"Bearer {value}"}, 5.0, CAP)
@@ -377,7 +398,7 @@ async def test_line_breaks_in_a_header_value_are_refused_not_sent(server: Loopba
 
 
 async def test_query_string_and_default_path_are_sent(server: LoopbackServer) -> None:
-    http = PooledUserDetailHttp()
+    http = UserDetailClient()
     try:
         await get(http, server.url + "/ok?x=1")
         await get(http, server.url)
@@ -395,7 +416,7 @@ def test_the_served_client_works_under_uvloop() -> None:
         state = LoopbackServer()
         listener = await asyncio.start_server(state.handle, "127.0.0.1", 0)
         url = f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}"
-        http = PooledUserDetailHttp()
+        http = UserDetailClient()
         try:
             for path in ("/ok", "/chunked", "/ok"):
                 assert (await get(http, url + path)).body == EMAIL_BODY
@@ -406,7 +427,8 @@ def test_the_served_client_works_under_uvloop() -> None:
         finally:
             await http.aclose()
             listener.close()
-        assert state.connections == 2  # the first kept alive for three calls, then dropped after the cut body
+        # One connection throughout: /big's whole body had arrived, so cutting it left nothing unread.
+        assert state.connections == 1
 
     # The runner cancels the test server's handlers left waiting (/never) so their sockets close too.
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
