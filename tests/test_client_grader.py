@@ -13,6 +13,7 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
+from spotnana_sim.harness.journal_entry import JournalEntry
 from spotnana_sim.reference.client import SpotnanaTokenClient, TokenExchangeError
 from spotnana_sim.cli import main as cli
 from spotnana_sim.core.settings import Settings
@@ -167,7 +168,7 @@ def test_secret_in_the_query_string_is_graded_from_query_fields() -> None:
     assert "client_secret in the query string" in grade_journal(leaky).result("secret-not-in-query").details[0]
     assert grade_journal(odd).result("secret-not-in-query").status == WARN
     assert grade_journal(clean).result("secret-not-in-query").status == PASS
-    assert grade_journal([base]).result("secret-not-in-query").status == SKIP
+    assert grade_journal([base]).result("secret-not-in-query").status == PASS  # no query string at all
 
 
 def test_secret_in_the_query_string_against_the_server(token_url: str, sim: Simulator) -> None:
@@ -195,14 +196,17 @@ def test_retry_after_is_honoured_when_the_journal_records_it() -> None:
 
 def test_load_journal_formats_and_errors(tmp_path: Path) -> None:
     entries = [{"id": 1, "method": "POST"}, {"id": 2, "method": "POST"}]
-    assert load_journal(json.dumps({"entries": entries, "dropped": 3})) == (entries, 3)
-    assert load_journal(json.dumps(entries)) == (entries, 0)
-    assert load_journal("\n".join(json.dumps(e) for e in entries)) == (entries, 0)
+    typed = [JournalEntry(id=1), JournalEntry(id=2)]
+    assert load_journal(json.dumps({"entries": entries, "dropped": 3})) == (typed, 3)
+    assert load_journal(json.dumps(entries)) == (typed, 0)
+    assert load_journal("\n".join(json.dumps(e) for e in entries)) == (typed, 0)
     with pytest.raises(JournalFormatError, match="^line 2: not JSON"):
         load_journal('{"id": 1}\n{nope')
     with pytest.raises(JournalFormatError, match=r"entries\[0\]: expected an object"):
         load_journal("[1]")
-    assert grade_journal([], dropped=0).result("journal").status == WARN
+    nothing = grade_journal([], dropped=0, token_url="http://127.0.0.1:8080/v2/auth/oauth2-token").result("journal")
+    assert nothing.status == FAIL and "no token requests were seen" in nothing.summary  # never a false green
+    assert "http://127.0.0.1:8080/v2/auth/oauth2-token" in nothing.fix
     assert grade_journal(entries, dropped=5).result("journal").status == WARN
 
 
@@ -224,7 +228,8 @@ def test_cli_grades_a_running_simulator_and_a_saved_journal(
     report = json.loads(capsys.readouterr().out)
     assert {r["name"]: r["status"] for r in report["results"]}["token-reuse"] == FAIL
     assert "<failure" in junit.read_text()
-    assert cli.main(["check", "client", str(saved), "--client-id", "someone-else"]) == 0  # nothing of theirs
+    # Nothing of theirs to grade: a failure, never a green build.
+    assert cli.main(["check", "client", str(saved), "--client-id", "someone-else"]) == 1
 
     assert cli.main(["check", "client", str(tmp_path / "missing.json")]) == 2
     assert "cannot read the journal" in capsys.readouterr().err

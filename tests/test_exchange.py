@@ -58,7 +58,7 @@ async def test_journal_records_the_callback_and_never_a_whole_secret(sim_client:
     assert entry["client_id"] == DEMO_CLIENT_ID and entry["grant_type"] == TOKEN_EXCHANGE_GRANT
     (call,) = entry["user_detail_calls"]
     assert call["status"] == 200 and call["url"].endswith("/partner/v1/user-detail") and call["elapsed_ms"] >= 0
-    text = json.dumps(entry)
+    text = json.dumps(entry.to_json())
     assert DEMO_CLIENT_SECRET not in text and DEMO_SUBJECT_TOKEN not in text
 
 

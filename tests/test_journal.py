@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from spotnana_sim.harness.journal import DEFAULT_MAX_ENTRIES, Journal
+from spotnana_sim.harness.journal_entry import JournalEntry
 
 
-def entry(client_id: str = "c1", status: int = 200, timestamp: float = 100.0) -> dict[str, Any]:
-    return {"client_id": client_id, "status": status, "timestamp": timestamp}
+def entry(client_id: str = "c1", status: int = 200, timestamp: float = 100.0) -> JournalEntry:
+    return JournalEntry(client_id=client_id, status=status, timestamp=timestamp)
 
 
 def test_keeps_the_newest_entries_and_counts_what_dropped() -> None:

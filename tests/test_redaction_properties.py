@@ -79,7 +79,7 @@ async def test_no_secret_field_value_ever_shows_whole(
     entry: Any = in_process.simulator.journal.entries()[-1]
     places = {
         "the response": response.text,
-        "the journal entry": json.dumps(entry, ensure_ascii=False),
+        "the journal entry": json.dumps(entry.to_json(), ensure_ascii=False),
         "GET /_sim/clients": clients.text,
         # httpx's own lines are this test's client logging the URL it was asked to call, not the simulator.
         "the logs": "\n".join(caplog.handler.format(r) for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))),

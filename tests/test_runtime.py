@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from spotnana_sim.core.settings import ClientConfig, Settings, TokenConfig
+from spotnana_sim.harness.journal_entry import JournalEntry
 from spotnana_sim.harness.simulator import default_profiles
 from spotnana_sim.server.served import build_served_simulator
 
@@ -45,7 +46,7 @@ def test_reset_restores_the_start_state() -> None:
     simulator.profiles.add("new@example.com")
     simulator.clock.advance(100)
     simulator.keys.rotate()
-    simulator.journal.record({"status": 200})
+    simulator.journal.record(JournalEntry(status=200))
     simulator.reset()
     assert [c.client_id for c in simulator.clients.all()] == ["demo-client"]
     assert "new@example.com" not in (simulator.profiles.emails() or [])

@@ -131,7 +131,7 @@ def test_a_client_ca_file_from_the_config_file_trusts_a_private_ca(
     settings = load_settings(config)
     with running_simulator(settings) as (sim_server, simulator):
         assert _exchange(sim_server.url, "acme", "acme-secret").status_code == 200
-        assert "user_detail_tls" not in simulator.journal.entries()[-1]
+        assert simulator.journal.entries()[-1].user_detail_tls_verified is True
 
 
 @pytest.mark.e2e
@@ -152,7 +152,7 @@ def test_insecure_mode_is_announced_in_the_banner_and_every_journal_entry(tls_se
     with running_simulator(settings) as (sim_server, simulator):
         assert _exchange(sim_server.url, "acme", "acme-secret").status_code == 200
         assert _exchange(sim_server.url, "acme", "wrong").status_code == 403
-        assert all("NOT VERIFIED" in e["user_detail_tls"] for e in simulator.journal.entries())
+        assert [e.user_detail_tls_verified for e in simulator.journal.entries()] == [False, False]
         assert "NOT verified" in banner(simulator, sim_server.url)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from spotnana_sim.cli.common import CommandError
+from spotnana_sim.core.protocol import TOKEN_ENDPOINT_PATH
 from spotnana_sim.core.redaction import redact_url
 from spotnana_sim.core.settings import DEFAULT_EMAIL_FIELD, DEFAULT_TIMEOUT
 from spotnana_sim.kit.client_grader import GraderPolicy, JournalFormatError, grade_journal, journal_entries, load_journal
@@ -108,7 +109,8 @@ def run_check_client(args: argparse.Namespace) -> int:
         entries = [e for e in entries if e.get("client_id") == args.client_id]
         source += f" (client {args.client_id})"
     policy = GraderPolicy(refresh_margin=args.refresh_margin, min_retry_delay=args.min_retry_delay)
-    return _emit(grade_journal(entries, dropped=dropped, policy=policy, source=source), args)
+    token_url = args.from_url.rstrip("/").removesuffix(JOURNAL_PATH) + TOKEN_ENDPOINT_PATH if args.from_url else None
+    return _emit(grade_journal(entries, dropped=dropped, policy=policy, source=source, token_url=token_url), args)
 
 
 def _fetch_journal(base_url: str, admin_token: str | None) -> tuple[list[dict[str, Any]], int]:

@@ -35,8 +35,6 @@ SPOTNANA = "spotnana"
 RFC6749 = "rfc6749"
 DIALECTS = (SPOTNANA, RFC6749)
 
-# The envelope Spotnana documents for errors (developer.spotnana.com/spotnana/error_handling).
-DEBUG_IDENTIFIER_TEMPLATE = "https://debug.services.spotnana.com/file-search-results/{id}?q=debugid"
 
 
 @dataclass(frozen=True)
@@ -72,8 +70,10 @@ ERROR_TABLE: dict[str, ErrorRow] = {row.key: row for row in (
          400, "API_VALIDATION_FAILED", 400, "unsupported_grant_type", "status and errorCode (S11)"),
     _row("scope", "scope is not openid",
          400, "API_VALIDATION_FAILED", 400, "invalid_scope", "status and errorCode (S11)"),
+    # rfc6749 400, not 401: RFC 6749 §5.2 allows it when the client did not authenticate through the
+    # Authorization header, and a 401 needs a challenge that would name a scheme Spotnana refuses.
     _row("invalid_client", "unknown client_id or wrong client_secret",
-         403, "INVALID_CLIENT_CREDENTIALS", 401, "invalid_client", "status only (S6: 403 is the only declared error)"),
+         403, "INVALID_CLIENT_CREDENTIALS", 400, "invalid_client", "status only (S6: 403 is the only declared error)"),
     _row("grant_not_allowed", "the client is not configured for this grant",
          403, "GRANT_NOT_ALLOWED", 400, "unauthorized_client"),
     _row("subject_token_rejected", "user-detail API answered 401 or 403 to the subject token",
@@ -448,8 +448,21 @@ class RenderedError:
     error_code: str  # the Spotnana errorCode or RFC 6749 error, for the journal
 
 
+class FaultAnswer(SimulatorError):
+    """A fault rule's forced error answer: its status and code are the rule's, not a table row's."""
+
+    row_key = "fault"
+
+    def __init__(self, status: int, error_code: str, message: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message, headers=headers)
+        self.row = ErrorRow("fault", "a fault rule's answer", status, error_code, status, error_code.lower(), "")
+
+
 class ErrorTable:
-    """The error table in force: the defaults above with the configured overrides of modeled rows."""
+    """The error table in force: the defaults above with the configured overrides of modeled rows.
+
+    :meth:`render` is the one place a failure becomes an answer, in either dialect.
+    """
 
     def __init__(self, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         rows = dict(ERROR_TABLE)
@@ -467,20 +480,27 @@ class ErrorTable:
         self.rows = rows
 
     def row_for(self, error: SimulatorError) -> ErrorRow:
+        if isinstance(error, FaultAnswer):
+            return error.row
         return self.rows[error.row_key]
 
-    def render(self, error: SimulatorError, dialect: str) -> RenderedError:
+    def render(self, error: SimulatorError, dialect: str, *, debug_identifier: str | None = None) -> RenderedError:
+        """The answer to ``error``. ``debug_identifier`` is where the simulator keeps the request's
+        record (modeled: Spotnana's identifiers lead to its own support tools)."""
         row = self.row_for(error)
+        headers = dict(error.headers)
         if dialect == RFC6749:
-            return _render_rfc6749(row, error)
-        return _render_spotnana(row, error)
+            return RenderedError(row.rfc_status, {"error": row.rfc_error, "error_description": error.message},
+                                 headers, row.rfc_error)
+        body = spotnana_envelope(row.error_code, error.message, error.parameters, error.detail,
+                                 debug_identifier=debug_identifier)
+        return RenderedError(row.status, body, headers, row.error_code)
 
 
-def new_debug_identifier() -> str:
-    return DEBUG_IDENTIFIER_TEMPLATE.format(id=secrets.token_hex(16))
-
-
-def spotnana_envelope(error_code: str, message: str, parameters: tuple[ErrorParameter, ...] = (), detail: str | None = None) -> dict[str, Any]:
+def spotnana_envelope(
+    error_code: str, message: str, parameters: tuple[ErrorParameter, ...] = (), detail: str | None = None, *,
+    debug_identifier: str | None = None,
+) -> dict[str, Any]:
     """Spotnana's documented error envelope (S11, developer.spotnana.com/spotnana/error_handling)."""
     entry: dict[str, Any] = {
         "errorCode": error_code,
@@ -489,22 +509,8 @@ def spotnana_envelope(error_code: str, message: str, parameters: tuple[ErrorPara
     }
     if detail:
         entry["errorDetail"] = detail
-    return {"debugIdentifier": new_debug_identifier(), "errorMessages": [entry]}
-
-
-def _render_spotnana(row: ErrorRow, error: SimulatorError) -> RenderedError:
-    body = spotnana_envelope(row.error_code, error.message, error.parameters, error.detail)
-    return RenderedError(row.status, body, dict(error.headers), row.error_code)
-
-
-def _render_rfc6749(row: ErrorRow, error: SimulatorError) -> RenderedError:
-    headers = dict(error.headers)
-    if row.rfc_error == "invalid_client" and row.rfc_status == 401:
-        # RFC 6749 §5.2: a 401 for client authentication must carry WWW-Authenticate. Credentials
-        # travel in the body (as Spotnana documents), so the scheme we name is the form-post one.
-        headers["WWW-Authenticate"] = 'Basic realm="spotnana-sim", error="invalid_client"'
-    body = {"error": row.rfc_error, "error_description": error.message}
-    return RenderedError(row.rfc_status, body, headers, row.rfc_error)
+    identifier = debug_identifier or f"urn:spotnana-sim:unrecorded:{secrets.token_hex(8)}"
+    return {"debugIdentifier": identifier, "errorMessages": [entry]}
 
 
 def error_table_markdown(table: ErrorTable | None = None) -> str:

@@ -25,14 +25,16 @@ from spotnana_sim.core.errors import (
     MethodNotAllowed,
     ProfileNotFound,
     RateLimited,
+    FaultAnswer,
     RequestTooLarge,
     SimulatorError,
-    spotnana_envelope,
+    ValidationFailed,
 )
 from spotnana_sim.harness.faults import FaultBook, TokenFault, TokenRequestContext
-from spotnana_sim.core.token_request import Form, TokenRequest, first_value, parse_form, validate
+from spotnana_sim.core.token_request import CLIENT_FIELDS, Form, TokenRequest, first_value, parse_form, validate
 from spotnana_sim.core.user_detail import CallbackRecord, UserDetailVerifier
 from spotnana_sim.harness.journal import Journal
+from spotnana_sim.harness.journal_entry import JournalEntry, UserDetailCall
 from spotnana_sim.core.profiles import ProfileDirectory
 from spotnana_sim.core.rate_limit import RateLimiter
 from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, NO_STORE_HEADERS, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
@@ -56,6 +58,8 @@ class IncomingRequest:
     path: str = TOKEN_ENDPOINT_PATH
     body_too_large: bool = False  # the web layer stopped reading at its cap
     query: str = ""  # recorded so a grader can see secrets sent in the URL
+    basic_auth: bool = False  # an Authorization: Basic header came, which Spotnana does not take
+    base_url: str | None = None  # scheme://host[:port] the request arrived on
 
 
 @dataclass
@@ -65,7 +69,7 @@ class Outcome:
     headers: dict[str, str] = field(default_factory=dict)
     connection_fault: str | None = None  # the web layer breaks the connection this way instead
     error_code: str | None = None
-    entry: dict[str, Any] = field(default_factory=dict)
+    entry: JournalEntry | None = None
 
 
 class TokenEndpoint:
@@ -82,6 +86,7 @@ class TokenEndpoint:
         dialect: str,
         clock: Clock,
         embedded_user_detail_url: str,
+        base_url: str = "",
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rate_limiter: RateLimiter | None = None,
         verifies_tls: bool = True,
@@ -98,46 +103,41 @@ class TokenEndpoint:
         self.dialect = dialect
         self.clock = clock
         self.embedded_user_detail_url = embedded_user_detail_url
+        self.base_url = base_url.rstrip("/")
         self.sleep = sleep
 
     async def handle(self, request: IncomingRequest) -> Outcome:
         started = time.perf_counter()
         now = self.clock.now()
-        entry: dict[str, Any] = {
-            "timestamp": now,
-            "time": datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="milliseconds"),
-            "method": request.method,
-            "path": request.path,
-            "content_type": request.content_type,
-            "client_id": None,
-            "grant_type": None,
-            "form": {},
-            "query_fields": redact_fields(parse_qs(request.query, keep_blank_values=True)) if request.query else {},
-            "user_detail_calls": [],
-            "fault_id": None,
-        }
-        if not self.verifies_tls:
-            entry["user_detail_tls"] = "NOT VERIFIED (--user-detail-insecure)"
+        entry = JournalEntry(
+            id=self.journal.reserve_id(),
+            timestamp=now,
+            time=datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="milliseconds"),
+            method=request.method,
+            path=request.path,
+            content_type=request.content_type,
+            query_fields=redact_fields(parse_qs(request.query, keep_blank_values=True)) if request.query else {},
+            user_detail_tls_verified=self.verifies_tls,
+        )
         records: list[CallbackRecord] = []
         try:
             outcome = await self._answer(request, entry, records)
         except SimulatorError as error:
-            outcome = self._error_outcome(error)
+            outcome = self._error_outcome(error, request, entry)
         except Exception:  # a bug: answer like a server would, keep the trace in the server log only
             log.exception("unexpected failure while answering a token request")
-            outcome = self._error_outcome(InternalError("unexpected failure inside the simulator"))
-        entry["user_detail_calls"] = [r.as_dict() for r in records]
-        entry["status"] = None if outcome.connection_fault else outcome.status
-        entry["error_code"] = entry.get("error_code") or outcome.error_code
-        if outcome.connection_fault:
-            entry["connection_fault"] = outcome.connection_fault
-        entry["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 2)
+            outcome = self._error_outcome(InternalError("unexpected failure inside the simulator"), request, entry)
+        entry.user_detail_calls = [UserDetailCall(**r.as_dict()) for r in records]
+        entry.status = None if outcome.connection_fault else outcome.status
+        entry.error_code = entry.error_code or outcome.error_code
+        entry.connection_fault = outcome.connection_fault
+        entry.elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
         # Kept so a client grader can tell whether a retry came before the server said it might.
-        entry["retry_after"] = next((v for k, v in outcome.headers.items() if k.lower() == "retry-after"), None)
+        entry.retry_after = next((v for k, v in outcome.headers.items() if k.lower() == "retry-after"), None)
         outcome.entry = self.journal.record(entry)
         return outcome
 
-    async def _answer(self, request: IncomingRequest, entry: dict[str, Any], records: list[CallbackRecord]) -> Outcome:
+    async def _answer(self, request: IncomingRequest, entry: JournalEntry, records: list[CallbackRecord]) -> Outcome:
         form: Form = {}
         parse_error: SimulatorError | None = None
         if request.body_too_large:
@@ -151,26 +151,26 @@ class TokenEndpoint:
                 form = parse_form(request.content_type, request.body)
             except SimulatorError as error:
                 parse_error = error
-        entry["form"] = redact_fields(form)
-        entry["client_id"] = first_value(form, "client_id")
-        entry["grant_type"] = first_value(form, "grant_type")
+        entry.form = redact_fields(form)
+        entry.client_id = first_value(form, "client_id")
+        entry.grant_type = first_value(form, "grant_type")
 
         fault = self.faults.for_token_request(
             TokenRequestContext(
-                client_id=entry["client_id"], subject_token=first_value(form, "subject_token"), grant_type=entry["grant_type"]
+                client_id=entry.client_id, subject_token=first_value(form, "subject_token"), grant_type=entry.grant_type
             )
         )
         if fault is not None:
-            entry["fault_id"] = fault.rule_id
+            entry.fault_id = fault.rule_id
             if fault.delay > 0:
                 await self.sleep(fault.delay)
             if fault.connection:
-                entry["error_code"] = f"connection:{fault.connection}"
+                entry.error_code = f"connection:{fault.connection}"
                 return Outcome(status=200, body=None, connection_fault=fault.connection)
             if fault.answer is not None:
-                return self._fault_outcome(fault, entry)
+                return self._fault_outcome(fault, request, entry)
         if self.rate_limiter is not None:
-            wait = self.rate_limiter.retry_after(entry["client_id"])
+            wait = self.rate_limiter.retry_after(entry.client_id)
             if wait is not None:
                 raise RateLimited(
                     f"too many token requests for this client; retry in {wait} s and reuse tokens until they expire",
@@ -178,11 +178,21 @@ class TokenEndpoint:
                 )
         if parse_error is not None:
             raise parse_error
-        outcome = await self._exchange(validate(form), entry, records, fault)
-        return outcome
+        try:
+            token_request = validate(form)
+        except ValidationFailed as error:
+            if error.field in CLIENT_FIELDS and request.basic_auth:
+                # Authlib and requests-oauthlib default to HTTP Basic: say why their credentials are unseen.
+                raise ValidationFailed(
+                    error.field, "is required in the form body: Spotnana takes the client credentials as form "
+                    "fields (client_secret_post), so HTTP Basic authentication is not accepted",
+                    accepted="client_id and client_secret as form fields",
+                ) from None
+            raise
+        return await self._exchange(token_request, entry, records, fault)
 
     async def _exchange(
-        self, request: TokenRequest, entry: dict[str, Any], records: list[CallbackRecord], fault: TokenFault | None
+        self, request: TokenRequest, entry: JournalEntry, records: list[CallbackRecord], fault: TokenFault | None
     ) -> Outcome:
         client = self.clients.authenticate(request.client_id, request.client_secret, request.grant_type)
         lifetime = fault.expires_in if fault and fault.expires_in is not None else self.issuer.access_lifetime
@@ -194,14 +204,14 @@ class TokenEndpoint:
                 client_id=client.client_id, subject=client.client_id, audience=request.audience,
                 lifetime=lifetime, issued_at=issued_at,
             )
-            entry.update(subject=client.client_id, jti=access.claims["jti"], expires_at=access.claims["exp"])
+            entry.subject, entry.jti, entry.expires_at = client.client_id, access.claims["jti"], access.claims["exp"]
             body = {"access_token": access.token, "expires_in": lifetime, "token_type": "Bearer"}
             return Outcome(status=200, body=body, headers=dict(NO_STORE_HEADERS))
 
         assert request.subject_token is not None
         url = client.user_detail_url or self.embedded_user_detail_url
         email = await self.verifier.email_for(client, url, request.subject_token, records)
-        entry["email"] = email
+        entry.email = email
         profile = self.profiles.find(email)
         if profile is None:
             raise ProfileNotFound(f"no Spotnana profile has the email {email!r} returned by the user-detail API")
@@ -212,7 +222,7 @@ class TokenEndpoint:
         refresh = self.issuer.issue_refresh_token(
             client_id=client.client_id, subject=profile.user_id, email=profile.email, scope=request.scope
         )
-        entry.update(subject=profile.user_id, jti=access.claims["jti"], expires_at=access.claims["exp"])
+        entry.subject, entry.jti, entry.expires_at = profile.user_id, access.claims["jti"], access.claims["exp"]
         body = {
             "access_token": access.token,
             "refresh_token": refresh,
@@ -224,21 +234,23 @@ class TokenEndpoint:
             body["issued_token_type"] = ACCESS_TOKEN_TYPE  # RFC 8693 §2.2.1 requires it; Spotnana's sample lacks it
         return Outcome(status=200, body=body, headers=dict(NO_STORE_HEADERS))
 
-    def _error_outcome(self, error: SimulatorError) -> Outcome:
-        rendered = self.errors.render(error, self.dialect)
+    def _error_outcome(self, error: SimulatorError, request: IncomingRequest, entry: JournalEntry) -> Outcome:
+        debug_identifier = f"{request.base_url or self.base_url}/_sim/journal/{entry.id}"
+        rendered = self.errors.render(error, self.dialect, debug_identifier=debug_identifier)
+        if self.dialect != RFC6749:
+            entry.debug_identifier = debug_identifier
         headers = {**rendered.headers, **NO_STORE_HEADERS}
         return Outcome(status=rendered.status, body=rendered.body, headers=headers, error_code=rendered.error_code)
 
-    def _fault_outcome(self, fault: TokenFault, entry: dict[str, Any]) -> Outcome:
+    def _fault_outcome(self, fault: TokenFault, request: IncomingRequest, entry: JournalEntry) -> Outcome:
         answer = fault.answer
         assert answer is not None
         code = answer.error_code or DEFAULT_FAULT_CODES.get(answer.status)
-        entry["error_code"] = code
-        body = answer.body
-        if body is None and answer.status >= 400:
-            message = f"fault rule {fault.rule_id} answered {answer.status}"
-            if self.dialect == RFC6749:
-                body = {"error": (code or "server_error").lower(), "error_description": message}
-            else:
-                body = spotnana_envelope(code or "ERROR", message)
-        return Outcome(status=answer.status, body=body, headers={**NO_STORE_HEADERS, **answer.headers})
+        entry.error_code = code
+        if answer.body is None and answer.status >= 400:
+            error = FaultAnswer(answer.status, code or "ERROR", f"fault rule {fault.rule_id} answered {answer.status}",
+                                headers=answer.headers)
+            outcome = self._error_outcome(error, request, entry)
+            outcome.error_code = None  # the journal keeps the rule's code, whichever the dialect
+            return outcome
+        return Outcome(status=answer.status, body=answer.body, headers={**NO_STORE_HEADERS, **answer.headers})

@@ -1,6 +1,7 @@
 """A bounded, redacted record of every token-endpoint request and what came of it.
 
-Entries are plain dicts (JSON-ready) built by the exchange; this module only keeps them. Appending
+Entries are :class:`~spotnana_sim.harness.journal_entry.JournalEntry` objects built by whoever answered
+the request; this module only keeps them. Appending
 is O(1); when full, the oldest entry drops and ``dropped`` counts it so no loss is silent. "Full" is
 either bound: ``max_entries`` entries, or ``max_bytes`` of entries measured as compact JSON (a request
 may carry up to 16 KiB of non-secret form values, so the entry count alone does not bound memory).
@@ -14,6 +15,8 @@ import threading
 from collections import deque
 from typing import Any, Iterable
 
+from spotnana_sim.harness.journal_entry import JournalEntry
+
 DEFAULT_MAX_ENTRIES = 1000
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 
@@ -23,9 +26,9 @@ DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 _COMPACT = json.JSONEncoder(separators=(",", ":"), default=str)
 
 
-def entry_size(entry: dict[str, Any]) -> int:
+def entry_size(entry: JournalEntry) -> int:
     """Bytes of the entry as compact JSON: what it costs to keep and to serve."""
-    return len(_COMPACT.encode(entry))
+    return len(_COMPACT.encode(entry.to_json()))
 
 
 class Journal:
@@ -37,7 +40,7 @@ class Journal:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self._lock = threading.Lock()  # the pytest plugin reads it from another thread
-        self._entries: deque[dict[str, Any]] = deque()
+        self._entries: deque[JournalEntry] = deque()
         self._sizes: deque[int] = deque()
         self._bytes = 0
         self._ids = itertools.count(1)
@@ -47,10 +50,12 @@ class Journal:
     def bytes(self) -> int:
         return self._bytes
 
-    def record(self, entry: dict[str, Any]) -> dict[str, Any]:
+    def record(self, entry: JournalEntry) -> JournalEntry:
+        """Keep ``entry``, giving it the next id (unless ``reserve_id`` gave it one already)."""
         size = entry_size(entry) + 16  # + the id added below
         with self._lock:
-            entry["id"] = next(self._ids)
+            if not entry.id:
+                entry.id = next(self._ids)
             self._entries.append(entry)
             self._sizes.append(size)
             self._bytes += size
@@ -61,13 +66,23 @@ class Journal:
                 self.dropped += 1
         return entry
 
+    def reserve_id(self) -> int:
+        """The id the next entry will carry, taken now: an answer may name its entry before it is recorded."""
+        with self._lock:
+            return next(self._ids)
+
+    def find(self, entry_id: int) -> JournalEntry | None:
+        with self._lock:
+            return next((e for e in self._entries if e.id == entry_id), None)
+
     def entries(
-        self, *, client_id: str | None = None, status: int | None = None, since: float | None = None
-    ) -> list[dict[str, Any]]:
+        self, *, client_id: str | None = None, status: int | None = None, since: float | None = None,
+        kind: str | None = None,
+    ) -> list[JournalEntry]:
         """Newest last; each filter given narrows the result."""
         with self._lock:
             snapshot = list(self._entries)
-        return [e for e in snapshot if _matches(e, client_id, status, since)]
+        return [e for e in snapshot if _matches(e, client_id, status, since, kind)]
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -81,16 +96,19 @@ class Journal:
 
     reset = clear
 
-    def summary(self, entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
-        listed = list(entries)
+    def summary(self, entries: Iterable[JournalEntry]) -> dict[str, Any]:
+        """The journal as ``GET /_sim/journal`` serves it."""
+        listed = [entry.to_json() for entry in entries]
         return {"entries": listed, "count": len(listed), "dropped": self.dropped, "capacity": self.max_entries}
 
 
-def _matches(entry: dict[str, Any], client_id: str | None, status: int | None, since: float | None) -> bool:
-    if client_id is not None and entry.get("client_id") != client_id:
+def _matches(entry: JournalEntry, client_id: str | None, status: int | None, since: float | None, kind: str | None) -> bool:
+    if client_id is not None and entry.client_id != client_id:
         return False
-    if status is not None and entry.get("status") != status:
+    if status is not None and entry.status != status:
         return False
-    if since is not None and entry.get("timestamp", 0.0) < since:
+    if since is not None and entry.timestamp < since:
+        return False
+    if kind is not None and entry.kind != kind:
         return False
     return True

@@ -133,6 +133,7 @@ def build_simulator(
         dialect=settings.errors,
         clock=clock,
         embedded_user_detail_url=base_url.rstrip("/") + EMBEDDED_USER_DETAIL_PREFIX + "/v1/user-detail",
+        base_url=base_url,
         sleep=sleep,
         rate_limiter=(
             RateLimiter(settings.rate_limit.requests, settings.rate_limit.per_seconds, clock)

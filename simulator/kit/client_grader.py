@@ -32,6 +32,7 @@ from spotnana_sim.core.protocol import (
     TOKEN_EXCHANGE_GRANT,
 )
 from spotnana_sim.core.redaction import SECRET_FIELDS, shorten
+from spotnana_sim.harness.journal_entry import TOKEN, JournalEntry
 from spotnana_sim.kit.report import FAIL, PASS, SKIP, WARN, CheckResult, Report
 
 TITLE = "token-client conformance"
@@ -61,7 +62,7 @@ class JournalFormatError(ValueError):
     """A saved journal that cannot be read; the message says what was expected."""
 
 
-def load_journal(text: str) -> tuple[list[dict[str, Any]], int]:
+def load_journal(text: str) -> tuple[list[JournalEntry], int]:
     """Entries and dropped count from ``GET /_sim/journal`` JSON, a JSON list, or JSON lines."""
     stripped = text.strip()
     if not stripped:
@@ -82,7 +83,7 @@ def load_journal(text: str) -> tuple[list[dict[str, Any]], int]:
     return journal_entries(document)
 
 
-def journal_entries(document: Any) -> tuple[list[dict[str, Any]], int]:
+def journal_entries(document: Any) -> tuple[list[JournalEntry], int]:
     dropped = 0
     if isinstance(document, dict):
         if not isinstance(document.get("entries"), list):
@@ -94,22 +95,25 @@ def journal_entries(document: Any) -> tuple[list[dict[str, Any]], int]:
     for index, entry in enumerate(document):
         if not isinstance(entry, dict):
             raise JournalFormatError(f"entries[{index}]: expected an object, got {type(entry).__name__}")
-    return list(document), dropped
+    try:
+        return [JournalEntry.from_json(entry) for entry in document], dropped
+    except (TypeError, ValueError) as exc:
+        raise JournalFormatError(f"not a journal entry: {exc}") from None
 
 
-def _first(entry: Mapping[str, Any], name: str) -> Any:
-    value = (entry.get("form") or {}).get(name)
+def _first(entry: JournalEntry, name: str) -> Any:
+    value = (entry.form or {}).get(name)
     return value[0] if isinstance(value, list) and value else value
 
 
-def _label(entry: Mapping[str, Any]) -> str:
+def _label(entry: JournalEntry) -> str:
     """One journal entry in one line, for lists of offending requests."""
-    outcome = entry.get("connection_fault") or entry.get("status")
-    code = f" {entry['error_code']}" if entry.get("error_code") else ""
-    who = entry.get("email") or _first(entry, "subject_token") or ""
-    grant = {TOKEN_EXCHANGE_GRANT: "token-exchange"}.get(str(entry.get("grant_type")), entry.get("grant_type"))
-    return (f"#{entry.get('id', '?')} {entry.get('time', '')} {entry.get('method')} {grant} "
-            f"client={entry.get('client_id')} {who} → {outcome}{code}").replace("  ", " ")
+    outcome = entry.connection_fault or entry.status
+    code = f" {entry.error_code}" if entry.error_code else ""
+    who = entry.email or _first(entry, "subject_token") or ""
+    grant = {TOKEN_EXCHANGE_GRANT: "token-exchange"}.get(str(entry.grant_type), entry.grant_type)
+    return (f"#{entry.id} {entry.time} {entry.method} {grant} "
+            f"client={entry.client_id} {who} → {outcome}{code}").replace("  ", " ")
 
 
 def _listed(problems: Sequence[str]) -> tuple[str, ...]:
@@ -117,13 +121,13 @@ def _listed(problems: Sequence[str]) -> tuple[str, ...]:
     return shown + ((f"… and {len(problems) - MAX_LISTED} more",) if len(problems) > MAX_LISTED else ())
 
 
-def check_form_post(entries: Sequence[Mapping[str, Any]]) -> CheckResult:
+def check_form_post(entries: Sequence[JournalEntry]) -> CheckResult:
     name = "form-post"
     bad = []
     for entry in entries:
-        media = str(entry.get("content_type") or "").split(";", 1)[0].strip().lower()
-        if entry.get("method") != "POST" or media != FORM_CONTENT_TYPE:
-            bad.append(f"{_label(entry)}: {entry.get('method')} with {media or 'no Content-Type'}")
+        media = str(entry.content_type or "").split(";", 1)[0].strip().lower()
+        if entry.method != "POST" or media != FORM_CONTENT_TYPE:
+            bad.append(f"{_label(entry)}: {entry.method} with {media or 'no Content-Type'}")
     if bad:
         return CheckResult(name, FAIL, f"{len(bad)} of {len(entries)} requests were not form POSTs",
                            details=_listed(bad),
@@ -131,8 +135,8 @@ def check_form_post(entries: Sequence[Mapping[str, Any]]) -> CheckResult:
     return CheckResult(name, PASS, f"all {len(entries)} requests were POSTs of {FORM_CONTENT_TYPE}")
 
 
-def _form_problems(entry: Mapping[str, Any]) -> list[str]:
-    form: Mapping[str, Any] = entry.get("form") or {}
+def _form_problems(entry: JournalEntry) -> list[str]:
+    form: Mapping[str, Any] = entry.form or {}
     grant = _first(entry, "grant_type")
     if grant not in SUPPORTED_GRANTS:
         shown = "missing" if grant is None else repr(shorten(str(grant), 60))
@@ -154,9 +158,9 @@ def _form_problems(entry: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def check_required_fields(entries: Sequence[Mapping[str, Any]]) -> CheckResult:
+def check_required_fields(entries: Sequence[JournalEntry]) -> CheckResult:
     name = "required-fields"
-    forms = [e for e in entries if e.get("form")]
+    forms = [e for e in entries if e.form]
     bad = [f"{_label(e)}: {'; '.join(p)}" for e in forms if (p := _form_problems(e))]
     if not forms:
         return CheckResult(name, SKIP, "no request had a readable form body (see form-post)")
@@ -168,14 +172,14 @@ def check_required_fields(entries: Sequence[Mapping[str, Any]]) -> CheckResult:
     return CheckResult(name, PASS, f"all {len(forms)} form requests carried every required field with the right values")
 
 
-def check_query_secrets(entries: Sequence[Mapping[str, Any]]) -> CheckResult:
+def check_query_secrets(entries: Sequence[JournalEntry]) -> CheckResult:
     name = "secret-not-in-query"
     recorded = [e for e in entries if "query_fields" in e]
     if not recorded:
         return CheckResult(name, SKIP, "this journal does not record query strings (entries lack query_fields)")
     secret, other = [], []
     for entry in recorded:
-        names = sorted((entry.get("query_fields") or {}).keys())
+        names = sorted((entry.query_fields or {}).keys())
         leaked = [n for n in names if n.lower() in SECRET_FIELDS]
         if leaked:
             secret.append(f"{_label(entry)}: {', '.join(leaked)} in the query string")
@@ -190,29 +194,29 @@ def check_query_secrets(entries: Sequence[Mapping[str, Any]]) -> CheckResult:
     return CheckResult(name, PASS, f"no query string on any of {len(recorded)} requests")
 
 
-def _subject_key(entry: Mapping[str, Any]) -> tuple[Any, ...]:
+def _subject_key(entry: JournalEntry) -> tuple[Any, ...]:
     """Who the token is for: the profile for token exchange, the client for client_credentials."""
-    return (entry.get("client_id"), entry.get("grant_type"), entry.get("subject") or entry.get("email"))
+    return (entry.client_id, entry.grant_type, entry.subject or entry.email)
 
 
-def check_token_reuse(entries: Sequence[Mapping[str, Any]], policy: GraderPolicy) -> CheckResult:
+def check_token_reuse(entries: Sequence[JournalEntry], policy: GraderPolicy) -> CheckResult:
     name = "token-reuse"
-    issued = [e for e in entries if e.get("status") == 200 and e.get("expires_at") is not None]
+    issued = [e for e in entries if e.status == 200 and e.expires_at is not None]
     if not issued:
         return CheckResult(name, SKIP, "no token was issued, so there was nothing to reuse")
     by_subject: dict[tuple[Any, ...], list[Mapping[str, Any]]] = defaultdict(list)
-    for entry in sorted(issued, key=lambda e: (e.get("timestamp", 0.0), e.get("id", 0))):
+    for entry in sorted(issued, key=lambda e: (e.timestamp, e.id)):
         by_subject[_subject_key(entry)].append(entry)
     needless: list[str] = []
     per_subject: list[str] = []
     for (client_id, grant, subject), run in by_subject.items():
         repeats = []
         for previous, current in zip(run, run[1:]):
-            still_valid_for = float(previous["expires_at"]) - float(current.get("timestamp", 0.0))
+            still_valid_for = float(previous.expires_at or 0) - float(current.timestamp)
             if still_valid_for > policy.refresh_margin:
-                repeats.append(f"#{current.get('id')} while #{previous.get('id')}'s token had {still_valid_for:.0f} s left")
+                repeats.append(f"#{current.id} while #{previous.id}'s token had {still_valid_for:.0f} s left")
         if repeats:
-            who = run[-1].get("email") or subject
+            who = run[-1].email or subject
             per_subject.append(f"{who} (client {client_id}): {len(run)} tokens issued, {len(repeats)} needless")
             needless += repeats
     if needless:
@@ -226,28 +230,28 @@ def check_token_reuse(entries: Sequence[Mapping[str, Any]], policy: GraderPolicy
     return CheckResult(name, PASS, f"{len(issued)} tokens issued for {len(by_subject)} users, none while a previous one was valid")
 
 
-def _retryable(entry: Mapping[str, Any]) -> bool:
-    status = entry.get("status")
-    return bool(entry.get("connection_fault")) or status == 429 or (isinstance(status, int) and status >= 500)
+def _retryable(entry: JournalEntry) -> bool:
+    status = entry.status
+    return bool(entry.connection_fault) or status == 429 or (isinstance(status, int) and status >= 500)
 
 
-def _retry_after(entry: Mapping[str, Any]) -> float | None:
-    value = entry.get("retry_after")
+def _retry_after(entry: JournalEntry) -> float | None:
+    value = entry.retry_after
     try:
         return float(value) if value is not None else None
     except (TypeError, ValueError):
         return None  # an HTTP-date: the simulator's faults send delta-seconds, so this is not graded
 
 
-def _request_key(entry: Mapping[str, Any]) -> tuple[Any, ...]:
+def _request_key(entry: JournalEntry) -> tuple[Any, ...]:
     """Requests for the same token: same client, grant and (redacted) subject token."""
-    return (entry.get("client_id"), entry.get("grant_type"), _first(entry, "subject_token"))
+    return (entry.client_id, entry.grant_type, _first(entry, "subject_token"))
 
 
-def check_retry_timing(entries: Sequence[Mapping[str, Any]], policy: GraderPolicy) -> CheckResult:
+def check_retry_timing(entries: Sequence[JournalEntry], policy: GraderPolicy) -> CheckResult:
     name = "retry-timing"
     by_request: dict[tuple[Any, ...], list[Mapping[str, Any]]] = defaultdict(list)
-    for entry in sorted(entries, key=lambda e: (e.get("timestamp", 0.0), e.get("id", 0))):
+    for entry in sorted(entries, key=lambda e: (e.timestamp, e.id)):
         by_request[_request_key(entry)].append(entry)
     retries = 0
     too_soon: list[str] = []
@@ -260,16 +264,16 @@ def check_retry_timing(entries: Sequence[Mapping[str, Any]], policy: GraderPolic
                 gaps, governed = [], False
                 continue
             retries += 1
-            answered = float(failed.get("timestamp", 0.0)) + float(failed.get("elapsed_ms") or 0.0) / 1000
-            gap = float(retry.get("timestamp", 0.0)) - answered
+            answered = float(failed.timestamp) + float(failed.elapsed_ms or 0.0) / 1000
+            gap = float(retry.timestamp) - answered
             wait = _retry_after(failed)
-            outcome = failed.get("connection_fault") or failed.get("status")
+            outcome = failed.connection_fault or failed.status
             early = False
             if wait is not None and gap + policy.retry_after_slack < wait:
-                too_soon.append(f"{_label(retry)}: {gap:.2f} s after {outcome} with Retry-After: {wait:g} (#{failed.get('id')})")
+                too_soon.append(f"{_label(retry)}: {gap:.2f} s after {outcome} with Retry-After: {wait:g} (#{failed.id})")
                 early = True
             elif wait is None and gap < policy.min_retry_delay:
-                too_soon.append(f"{_label(retry)}: {gap:.2f} s after {outcome} (#{failed.get('id')})")
+                too_soon.append(f"{_label(retry)}: {gap:.2f} s after {outcome} (#{failed.id})")
                 early = True
             governed = governed or wait is not None
             gaps.append(gap)
@@ -303,11 +307,13 @@ def _not_backing_off(gaps: Sequence[float], policy: GraderPolicy) -> bool:
     return False
 
 
-def check_journal(entries: Sequence[Mapping[str, Any]], dropped: int) -> CheckResult:
+def check_journal(entries: Sequence[JournalEntry], dropped: int, token_url: str | None = None) -> CheckResult:
     name = "journal"
     if not entries:
-        return CheckResult(name, WARN, "the journal is empty: nothing to grade",
-                           fix="run your client against the simulator first, then grade its journal")
+        # Never a green build for a client that talked to something else (or to nothing at all).
+        where = token_url or f"the simulator's {TOKEN_ENDPOINT_PATH}"
+        return CheckResult(name, FAIL, "no token requests were seen: there is nothing to grade",
+                           fix=f"point your client's token URL at {where}, run it, then grade the journal")
     if dropped:
         return CheckResult(name, WARN, f"{dropped} older entries were dropped from the journal; counts are a lower bound",
                            fix="raise [journal] size, or grade sooner")
@@ -315,11 +321,15 @@ def check_journal(entries: Sequence[Mapping[str, Any]], dropped: int) -> CheckRe
 
 
 def grade_journal(
-    entries: Iterable[Mapping[str, Any]], *, dropped: int = 0, policy: GraderPolicy = GraderPolicy(), source: str = "journal"
+    entries: Iterable[JournalEntry | Mapping[str, Any]], *, dropped: int = 0, policy: GraderPolicy = GraderPolicy(),
+    source: str = "journal", token_url: str | None = None,
 ) -> Report:
-    listed = [e for e in entries if e.get("path", TOKEN_ENDPOINT_PATH) == TOKEN_ENDPOINT_PATH]
+    """Grade entries (or their JSON). ``token_url``, when known, is named in the failure that says
+    no token request arrived."""
+    typed = [e if isinstance(e, JournalEntry) else JournalEntry.from_json(e) for e in entries]
+    listed = [e for e in typed if e.kind == TOKEN and e.path == TOKEN_ENDPOINT_PATH]
     report = Report(TITLE, source)
-    report.add(check_journal(listed, dropped))
+    report.add(check_journal(listed, dropped, token_url))
     if not listed:
         return report
     report.add(check_form_post(listed))

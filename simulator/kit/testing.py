@@ -212,7 +212,8 @@ class SimulatorHandle:
     def grade_client(self, *, client_id: str | None = None, policy: GraderPolicy = GraderPolicy()) -> Report:
         """The client grader's report over this simulator's journal (``report.failed`` tells)."""
         entries = self.simulator.journal.entries(client_id=client_id)
-        return grade_journal(entries, dropped=self.simulator.journal.dropped, policy=policy, source=self.url)
+        return grade_journal(entries, dropped=self.simulator.journal.dropped, policy=policy, source=self.url,
+                             token_url=self.token_url)
 
     def assert_client_conforms(self, *, client_id: str | None = None, policy: GraderPolicy = GraderPolicy()) -> Report:
         __tracebackhide__ = True

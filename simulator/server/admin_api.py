@@ -87,6 +87,13 @@ def admin_routes(sim: Simulator, guard: AdminGuard) -> list[BaseRoute]:
         except FaultRuleError as exc:
             raise AdminBadRequest(f"fault rule: {exc}") from None
 
+    async def journal_entry(request: Request) -> Any:
+        raw = request.path_params["entry_id"]
+        entry = sim.journal.find(int(raw)) if raw.isdigit() else None
+        if entry is None:
+            raise NotFound(f"no journal entry {raw[:20]!r} (it may have been dropped: the journal keeps the newest)")
+        return entry.to_json()
+
     async def fault(request: Request) -> Any:
         rule_id = request.path_params["rule_id"]
         if not sim.faults.remove(rule_id):
@@ -144,6 +151,7 @@ def admin_routes(sim: Simulator, guard: AdminGuard) -> list[BaseRoute]:
     return [
         admin("/_sim/reset", reset, ["POST"]),
         admin("/_sim/journal", journal, ["GET", "DELETE"]),
+        admin("/_sim/journal/{entry_id}", journal_entry, ["GET"]),
         admin("/_sim/faults", faults, ["GET", "POST", "DELETE"]),
         admin("/_sim/faults/{rule_id}", fault, ["DELETE"]),
         admin("/_sim/clock", clock, ["GET", "POST"]),

@@ -50,19 +50,22 @@ def create_app(simulator: Simulator, *, extra_admin_hosts: Iterable[str] = ()) -
 
         routes.append(Mount(EMBEDDED_USER_DETAIL_PREFIX, app=create_user_detail_app()))
 
-    def render(error: SimulatorError) -> Response:
-        rendered = simulator.endpoint.errors.render(error, simulator.endpoint.dialect)
+    def render(error: SimulatorError, base_url: str) -> Response:
+        # Only token requests are journaled; other errors point at the journal as a whole.
+        rendered = simulator.endpoint.errors.render(
+            error, simulator.endpoint.dialect, debug_identifier=f"{base_url.rstrip('/')}/_sim/journal",
+        )
         return JSONResponse(rendered.body, status_code=rendered.status, headers=rendered.headers)
 
     async def simulator_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, SimulatorError)
-        return render(exc)
+        return render(exc, str(request.base_url))
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if exc.status_code == 405:
-            return render(MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}"))
-        return render(NotFound(f"nothing is served at {request.url.path}"))
+            return render(MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}"), str(request.base_url))
+        return render(NotFound(f"nothing is served at {request.url.path}"), str(request.base_url))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -84,7 +87,7 @@ def create_app(simulator: Simulator, *, extra_admin_hosts: Iterable[str] = ()) -
 class HeaderCap:
     """The outermost layer: refuses oversized request headers before anything reads them."""
 
-    def __init__(self, app: Starlette, render: Callable[[SimulatorError], Response]) -> None:
+    def __init__(self, app: Starlette, render: Callable[[SimulatorError, str], Response]) -> None:
         self.app = app
         self.render = render
 
@@ -101,9 +104,14 @@ class HeaderCap:
             size = sum(len(name) + len(value) + 4 for name, value in scope["headers"])  # + ": " and CRLF
             if size > MAX_HEADER_BYTES:
                 error = ValidationFailed("headers", f"are {size} bytes together, more than the limit of {MAX_HEADER_BYTES}")
-                await self.render(error)(scope, receive, send)
+                await self.render(error, simulator_base_url(self.app))(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def simulator_base_url(app: Starlette) -> str:
+    simulator: Simulator = app.state.simulator
+    return simulator.base_url
 
 
 def _jwks(simulator: Simulator) -> Endpoint:

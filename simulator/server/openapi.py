@@ -10,9 +10,14 @@ the token operation's description, not listed status by status.
 
 from __future__ import annotations
 
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
 from typing import Any
 
 from spotnana_sim.core.clock import LATEST_TIME
+from spotnana_sim.harness.journal_entry import JournalEntry, UserDetailCall
 from spotnana_sim.core.validators import EMAIL_PATTERN, MAX_TIMEOUT
 from spotnana_sim.core.errors import DIALECTS, RFC6749, SPOTNANA, ErrorTable
 from spotnana_sim.harness.endpoint import MAX_BODY_BYTES
@@ -56,6 +61,38 @@ _NO_STORE_HEADERS: Schema = {
     "Cache-Control": {"description": "always `no-store` (RFC 6749 §5.1)", "schema": {"type": "string", "const": "no-store"}},
     "Pragma": {"description": "always `no-cache`", "schema": {"type": "string", "const": "no-cache"}},
 }
+
+
+def dataclass_schema(cls: type, refs: Mapping[type, str] | None = None) -> Schema:
+    """A JSON Schema of a dataclass, from its type hints and each field's ``doc`` metadata."""
+    hints = typing.get_type_hints(cls)
+    properties: Schema = {}
+    for item in dataclasses.fields(cls):
+        schema = _type_schema(hints[item.name], refs or {})
+        if item.metadata.get("doc"):
+            schema = {**schema, "description": item.metadata["doc"]}
+        properties[item.name] = schema
+    doc = (cls.__doc__ or "").strip().splitlines()[0]
+    return {"type": "object", "description": doc, "required": list(properties), "properties": properties}
+
+
+def _type_schema(hint: Any, refs: Mapping[type, str]) -> Schema:
+    if hint in refs:
+        return _ref(refs[hint])
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        inner = [a for a in args if a is not type(None)]
+        schema = _type_schema(inner[0], refs)
+        if "$ref" in schema:
+            return {"anyOf": [schema, {"type": "null"}]}
+        return {**schema, "type": [schema["type"], "null"]}
+    if origin is list:
+        return {"type": "array", "items": _type_schema(args[0], refs)}
+    if origin is dict:
+        value = args[1] if args else Any
+        return {"type": "object"} if value is Any else {"type": "object", "additionalProperties": _type_schema(value, refs)}
+    simple = {str: "string", int: "integer", float: "number", bool: "boolean"}
+    return {"type": simple[hint]} if hint in simple else {}
 
 
 def _token_request_schemas() -> Schema:
@@ -183,28 +220,8 @@ def _schemas() -> Schema:
                 "scopes_supported": {"type": "array", "items": {"type": "string"}},
             },
         },
-        "JournalEntry": {
-            "type": "object",
-            "description": "one token-endpoint request; secrets appear only redacted (at most their last 4 characters)",
-            "required": ["id", "timestamp", "method", "path", "form", "user_detail_calls", "status", "error_code"],
-            "properties": {
-                "id": {"type": "integer", "minimum": 1},
-                "timestamp": {"type": "number"},
-                "time": {"type": "string"},
-                "method": {"type": "string"},
-                "path": {"type": "string"},
-                "content_type": _nullable("string"),
-                "client_id": _nullable("string"),
-                "grant_type": _nullable("string"),
-                "form": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
-                "user_detail_calls": {"type": "array", "items": {"type": "object"}},
-                "fault_id": _nullable("string"),
-                "status": {"type": ["integer", "null"], "description": "null when a connection fault fired"},
-                "error_code": _nullable("string"),
-                "connection_fault": {"type": "string"},
-                "elapsed_ms": {"type": "number"},
-            },
-        },
+        "UserDetailCall": dataclass_schema(UserDetailCall),
+        "JournalEntry": dataclass_schema(JournalEntry, refs={UserDetailCall: "UserDetailCall"}),
         "Journal": {
             "type": "object",
             "required": ["entries", "count", "dropped", "capacity"],
@@ -358,6 +375,11 @@ def openapi_document(errors: ErrorTable | None = None, dialect: str | None = Non
                                                "properties": {"faults": {"type": "array", "items": _ref("FaultRule")}}}),
             "post": admin("arm a fault rule", _ref("FaultRule"), status="201", body=_ref("FaultRule")),
             "delete": admin("disarm every rule", done),
+        },
+        "/_sim/journal/{entry_id}": {
+            "parameters": [{"name": "entry_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "get": admin("one journal entry: where an error answer's debugIdentifier leads (modeled)",
+                         _ref("JournalEntry"), not_found=True),
         },
         "/_sim/faults/{rule_id}": {
             "parameters": [{"name": "rule_id", "in": "path", "required": True, "schema": {"type": "string"}}],

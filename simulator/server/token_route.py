@@ -30,6 +30,8 @@ class TokenRoute:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         content_type: str | None = None
         declared: str | None = None
+        host: str | None = None
+        basic_auth = False
         for name, value in scope["headers"]:
             # The first of repeated headers wins, as Starlette's Headers.get would have it.
             if name == b"content-type":
@@ -37,6 +39,10 @@ class TokenRoute:
                     content_type = value.decode("latin-1")
             elif name == b"content-length" and declared is None:
                 declared = value.decode("latin-1")
+            elif name == b"host" and host is None:
+                host = value.decode("latin-1")
+            elif name == b"authorization":
+                basic_auth = basic_auth or value[:6].lower() == b"basic "
         body, too_large = await _read_capped(receive, declared, MAX_BODY_BYTES)
         incoming = IncomingRequest(
             method=scope["method"],
@@ -44,6 +50,8 @@ class TokenRoute:
             body=body,
             body_too_large=too_large,
             query=scope.get("query_string", b"").decode("latin-1"),
+            basic_auth=basic_auth,
+            base_url=f"{scope.get('scheme', 'http')}://{host}" if host else None,
         )
         outcome = await self.simulator.endpoint.handle(incoming)
         _log_outcome(outcome)
@@ -93,10 +101,11 @@ def _response(outcome: Outcome) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
 
 def _log_outcome(outcome: Outcome) -> None:
     entry = outcome.entry
-    result = entry.get("connection_fault") or entry.get("status")
-    code = f" {entry['error_code']}" if entry.get("error_code") else ""
+    if entry is None:
+        return
+    result = entry.connection_fault or entry.status
+    code = f" {entry.error_code}" if entry.error_code else ""
     log.info(
         "%s %s client=%s grant=%s -> %s%s (%.1f ms)",
-        entry.get("method"), entry.get("path"), entry.get("client_id"), entry.get("grant_type"),
-        result, code, entry.get("elapsed_ms", 0.0),
+        entry.method, entry.path, entry.client_id, entry.grant_type, result, code, entry.elapsed_ms,
     )

@@ -23,6 +23,7 @@ from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Clien
 from spotnana_sim.harness.endpoint import MAX_BODY_BYTES
 from spotnana_sim.core.token_request import DEFAULT_MAX_FIELD_LENGTH, MAX_FIELD_LENGTH
 from spotnana_sim.harness.journal import Journal
+from spotnana_sim.harness.journal_entry import JournalEntry
 from spotnana_sim.core.protocol import (
     ACCESS_TOKEN_TYPE,
     CLIENT_CREDENTIALS_GRANT,
@@ -165,8 +166,8 @@ def test_journal_is_bounded_in_bytes(sim: tuple[ServerThread, Any]) -> None:
 
 def test_a_single_entry_larger_than_the_byte_bound_is_still_kept() -> None:
     journal = Journal(max_entries=10, max_bytes=100)
-    journal.record({"form": {"note": ["x" * 1000]}})
-    journal.record({"form": {"note": ["y" * 1000]}})
+    journal.record(JournalEntry(form={"note": ["x" * 1000]}))
+    journal.record(JournalEntry(form={"note": ["y" * 1000]}))
     assert [e["id"] for e in journal.entries()] == [2] and journal.dropped == 1
 
 
