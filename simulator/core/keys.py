@@ -56,7 +56,7 @@ def check_algorithm(algorithm: str) -> str:
 # keys
 
 
-def _jwk_thumbprint(jwk: dict[str, Any]) -> str:
+def jwk_thumbprint(jwk: dict[str, Any]) -> str:
     """RFC 7638 JWK SHA-256 thumbprint, base64url: hash of the required members, sorted, no whitespace."""
     kty = jwk["kty"]
     members: tuple[str, ...]
@@ -111,7 +111,7 @@ class SigningKey:
             ):
                 raise ValueError(f"ES256 needs an EC private key on P-256, got {_describe_key(private_key)}")
             jwk = ECAlgorithm.to_jwk(private_key.public_key(), as_dict=True)
-        kid = _jwk_thumbprint(jwk)
+        kid = jwk_thumbprint(jwk)
         jwk.pop("key_ops", None)  # RFC 7517 §4.3: "use" and "key_ops" SHOULD NOT both appear
         public_jwk = {**jwk, "kid": kid, "alg": algorithm, "use": "sig"}
         return cls(kid=kid, algorithm=algorithm, private_key=private_key, public_jwk=public_jwk)
