@@ -14,7 +14,7 @@ import secrets
 import socket
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 from urllib.parse import parse_qsl
 
 import jwt

@@ -13,10 +13,10 @@ import time
 
 started = time.perf_counter()
 
-from spotnana_sim.reference.user_detail import DEMO_SUBJECT_TOKEN  # noqa: E402  (timed imports)
-from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Settings  # noqa: E402
-from spotnana_sim.server.inprocess import build_in_process  # noqa: E402
 from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, OPENID_SCOPE, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT  # noqa: E402
+from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Settings  # noqa: E402
+from spotnana_sim.reference.user_detail import DEMO_SUBJECT_TOKEN  # noqa: E402  (timed imports)
+from spotnana_sim.server.inprocess import build_in_process  # noqa: E402
 
 imported = time.perf_counter()
 

@@ -23,12 +23,24 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from .library_floor_app import CLIENTS, FASTEST, UserDetailClient, library_floor_command
 from .load import pinned, run_load, wrk_available
-from .run import (EXCHANGE_FORM, LOAD_CPU, PROFILE, RESULTS, ROOT, SERVER_CPU, SUBJECT_TOKEN, TOKEN_PATH,
-                  USER_DETAIL_PATH, Shape, check_answer, start_reference)
+from .run import (
+    EXCHANGE_FORM,
+    LOAD_CPU,
+    PROFILE,
+    RESULTS,
+    ROOT,
+    SERVER_CPU,
+    SUBJECT_TOKEN,
+    TOKEN_PATH,
+    USER_DETAIL_PATH,
+    Shape,
+    check_answer,
+    start_reference,
+)
 from .servers import ServerProcess
 
 

@@ -21,9 +21,9 @@ import secrets
 import socket
 import sys
 import time
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import AsyncIterator, Sequence
 from urllib.parse import parse_qsl
 
 import aiohttp

@@ -9,8 +9,9 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Sequence
+from typing import IO
 from urllib.parse import urlsplit
 
 from .load import FORM_CONTENT_TYPE, pinned

@@ -29,9 +29,15 @@ from typing import Any
 
 import httpx
 
-from spotnana_sim.reference.user_detail import DEMO_USERS
+from spotnana_sim.core.protocol import (
+    ACCESS_TOKEN_TYPE,
+    CLIENT_CREDENTIALS_GRANT,
+    OPENID_SCOPE,
+    TOKEN_ENDPOINT_PATH,
+    TOKEN_EXCHANGE_GRANT,
+)
 from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, CLIENT_CREDENTIALS_GRANT, OPENID_SCOPE, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
+from spotnana_sim.reference.user_detail import DEMO_USERS
 
 BANNER = "spotnana-sim listening on "
 FAULT_CODE = "SOAK_INJECTED"

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpcore  # noqa: F401  # see below
 import httpx
 import pytest
 
 from spotnana_sim.core.settings import Settings
-from spotnana_sim.server.inprocess import InProcessSimulator, build_in_process
 from spotnana_sim.harness.simulator import Simulator
+from spotnana_sim.server.inprocess import InProcessSimulator, build_in_process
 
 from .servers import ServerThread, running_simulator
 

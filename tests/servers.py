@@ -4,8 +4,9 @@ testing handle use (spotnana_sim.server.served), so the suite tests what users r
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from spotnana_sim.core.settings import Settings
 from spotnana_sim.harness.simulator import Simulator

@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import jwt
 
-from spotnana_sim.reference.user_detail import DEMO_SUBJECT_TOKEN
-from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-from spotnana_sim.server.inprocess import InProcessSimulator
 from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
+from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from spotnana_sim.reference.user_detail import DEMO_SUBJECT_TOKEN
+from spotnana_sim.server.inprocess import InProcessSimulator
 
 
 def form(client_id: str = DEMO_CLIENT_ID, secret: str = DEMO_CLIENT_SECRET, token: str = DEMO_SUBJECT_TOKEN) -> dict[str, str]:

@@ -7,25 +7,26 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
 
-from spotnana_sim.harness.journal_entry import JournalEntry
-from spotnana_sim.reference.client import SpotnanaTokenClient, TokenExchangeError
 from spotnana_sim.cli import main as cli
+from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
 from spotnana_sim.core.settings import Settings
+from spotnana_sim.harness.journal_entry import JournalEntry
+from spotnana_sim.harness.simulator import Simulator
 from spotnana_sim.kit.client_grader import (
     GraderPolicy,
     JournalFormatError,
     grade_journal,
     load_journal,
 )
-from spotnana_sim.kit.report import FAIL, PASS, SKIP, WARN
-from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
-from spotnana_sim.harness.simulator import Simulator
+from spotnana_sim.kit.report import FAIL, PASS, WARN
+from spotnana_sim.reference.client import SpotnanaTokenClient, TokenExchangeError
 
 from .servers import ServerThread, running_simulator
 
@@ -148,7 +149,7 @@ def test_json_bodies_and_missing_fields_are_caught(token_url: str, sim: Simulato
                headers={"Content-Type": "application/x-www-form-urlencoded"})
     results = grade(sim)
     assert results["form-post"].status == FAIL
-    assert "1 of 4 requests were not form POSTs" == results["form-post"].summary
+    assert results["form-post"].summary == "1 of 4 requests were not form POSTs"
     fields = results["required-fields"]
     assert fields.status == FAIL and fields.summary.startswith("3 of 3 requests")
     text = "\n".join(fields.details)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from spotnana_sim.core.config_file import load_settings
+from spotnana_sim.core.errors import ErrorTable, ProfileNotFound
 from spotnana_sim.core.overrides import apply_overrides
 from spotnana_sim.core.protocol import CLIENT_CREDENTIALS_GRANT, TOKEN_EXCHANGE_GRANT
 from spotnana_sim.core.settings import (
@@ -21,7 +22,6 @@ from spotnana_sim.core.settings import (
     Settings,
     TokenConfig,
 )
-from spotnana_sim.core.errors import ErrorTable, ProfileNotFound
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "simulator.toml"
 SECRET = "s3cr3t-value-that-must-not-leak"

@@ -32,6 +32,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from spotnana_sim.cli.main import build_parser
 from spotnana_sim.core.config_file import load_settings, settings_from_document
 from spotnana_sim.core.errors import error_table_markdown
@@ -296,7 +297,7 @@ def test_python_blocks_run(block: Block, live_simulator: Any) -> None:
     code = block.text.replace(DEFAULT_URL, live_simulator.url)
     namespace: dict[str, Any] = {"__name__": f"docs_block_{block.line}"}
     with contextlib.redirect_stdout(io.StringIO()):
-        exec(compile(code, block.id, "exec"), namespace)  # noqa: S102 - the manual's own examples
+        exec(compile(code, block.id, "exec"), namespace)
         for name, function in list(namespace.items()):
             if name.startswith("test_") and callable(function):
                 parameters = inspect.signature(function).parameters

@@ -15,7 +15,6 @@ from spotnana_sim.core.errors import (
     ProfileNotFound,
     SubjectTokenRejected,
     ValidationFailed,
-    error_table_markdown,
 )
 
 README = Path(__file__).resolve().parent.parent / "README.md"

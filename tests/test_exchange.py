@@ -8,10 +8,15 @@ import httpx
 import jwt
 import pytest
 
-from spotnana_sim.reference.user_detail import DEMO_SUBJECT_TOKEN
+from spotnana_sim.core.protocol import (
+    ACCESS_TOKEN_TYPE,
+    CLIENT_CREDENTIALS_GRANT,
+    TOKEN_ENDPOINT_PATH,
+    TOKEN_EXCHANGE_GRANT,
+)
 from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Settings, UserDetailPolicy
+from spotnana_sim.reference.user_detail import DEMO_SUBJECT_TOKEN
 from spotnana_sim.server.inprocess import InProcessSimulator
-from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, CLIENT_CREDENTIALS_GRANT, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
 
 FORM = {
     "grant_type": TOKEN_EXCHANGE_GRANT, "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET,

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from spotnana_sim.core.settings import ConfigError
 from spotnana_sim.core.fault_rules import MAX_DELAY_SECONDS, check_rules, parse_rule, validate_rule
-from spotnana_sim.harness.faults import FaultBook, FaultRuleError, TokenRequestContext
-from spotnana_sim.core.user_detail import MAX_BODY_BYTES, CallbackContext, CallbackFailed, CallbackTimedOut
 from spotnana_sim.core.protocol import CLIENT_CREDENTIALS_GRANT, TOKEN_EXCHANGE_GRANT
+from spotnana_sim.core.settings import ConfigError
+from spotnana_sim.core.user_detail import MAX_BODY_BYTES, CallbackContext, CallbackFailed, CallbackTimedOut
+from spotnana_sim.harness.faults import FaultBook, FaultRuleError, TokenRequestContext
 
 CONTRACT_RULES = [
     {"target": "token-endpoint", "times": 1, "response": {"status": 503, "errorCode": "SERVICE_UNAVAILABLE"}},
@@ -461,9 +461,9 @@ async def test_user_detail_match_on_client_and_token() -> None:
 async def test_in_process_connection_faults_raise_what_a_tcp_client_would(kind: str, error: str) -> None:
     import httpx
 
+    from spotnana_sim.core.protocol import TOKEN_ENDPOINT_PATH
     from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Settings
     from spotnana_sim.server.inprocess import build_in_process
-    from spotnana_sim.core.protocol import TOKEN_ENDPOINT_PATH
 
     sim = build_in_process(Settings())
     sim.simulator.faults.arm({"target": "token-endpoint", "times": 1, "connection": kind})

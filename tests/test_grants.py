@@ -7,8 +7,8 @@ from urllib.parse import urlencode
 import pytest
 
 from spotnana_sim.core.errors import InvalidScope, UnsupportedContentType, UnsupportedGrantType, ValidationFailed
-from spotnana_sim.core.token_request import MAX_FIELDS, parse_form, validate
 from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, CLIENT_CREDENTIALS_GRANT, TOKEN_EXCHANGE_GRANT
+from spotnana_sim.core.token_request import MAX_FIELDS, parse_form, validate
 
 FORM = "application/x-www-form-urlencoded"
 EXCHANGE = {
@@ -135,7 +135,7 @@ def test_non_utf8_bodies_are_validation_errors(body: bytes) -> None:
 
 
 def test_percent_encoded_utf8_is_decoded() -> None:
-    assert parse_form(FORM, "name=%C3%A9t%C3%A9".encode()) == {"name": ["été"]}
+    assert parse_form(FORM, b"name=%C3%A9t%C3%A9") == {"name": ["été"]}
 
 
 def test_secret_values_are_never_echoed_whole_in_errors() -> None:

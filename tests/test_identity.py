@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import httpx
 import pytest
@@ -13,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from spotnana_sim.core.settings import ClientConfig
 from spotnana_sim.core.errors import (
     SimulatorError,
     SubjectTokenRejected,
@@ -25,6 +25,7 @@ from spotnana_sim.core.errors import (
     UserDetailUnexpectedStatus,
     UserDetailUnreachable,
 )
+from spotnana_sim.core.settings import ClientConfig
 from spotnana_sim.core.user_detail import (
     CallbackFailed,
     CallbackRecord,
@@ -33,7 +34,6 @@ from spotnana_sim.core.user_detail import (
     UserDetailVerifier,
     extract_email,
 )
-
 from spotnana_sim.server.inprocess import HttpxUserDetailHttp
 
 from .servers import ServerThread, free_port

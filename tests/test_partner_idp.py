@@ -12,7 +12,13 @@ import pytest
 
 from spotnana_sim.core.clock import Clock
 from spotnana_sim.core.partner_jwks import JwksCache
-from spotnana_sim.core.partner_jwt import PRIVATE_JWK_MEMBERS, JwtExpectations, PartnerKey, averify_partner_jwt, jwk_problems
+from spotnana_sim.core.partner_jwt import (
+    PRIVATE_JWK_MEMBERS,
+    JwtExpectations,
+    PartnerKey,
+    averify_partner_jwt,
+    jwk_problems,
+)
 from spotnana_sim.core.user_detail import CallbackFailed, UserDetailResponse
 from spotnana_sim.reference.partner_idp import (
     JWKS_PATH,

@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -25,15 +26,7 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from spotnana_sim.server.app import create_app
-from spotnana_sim.core.settings import ClientConfig, Settings
 from spotnana_sim.core.errors import RFC6749, SPOTNANA
-from spotnana_sim.core.token_request import DEFAULT_MAX_FIELD_LENGTH, MAX_FIELD_LENGTH, MAX_FIELDS
-from spotnana_sim.harness.endpoint import MAX_BODY_BYTES as BODY_CAP
-from spotnana_sim.core.user_detail import MAX_BODY_BYTES as USER_DETAIL_CAP
-from spotnana_sim.core.user_detail import CallbackFailed, CallbackTimedOut, UserDetailResponse
-from spotnana_sim.server.inprocess import build_in_process
-from spotnana_sim.server.openapi import openapi_document
 from spotnana_sim.core.protocol import (
     ACCESS_TOKEN_TYPE,
     CLIENT_CREDENTIALS_GRANT,
@@ -42,10 +35,17 @@ from spotnana_sim.core.protocol import (
     TOKEN_ENDPOINT_PATH,
     TOKEN_EXCHANGE_GRANT,
 )
-from spotnana_sim.harness.simulator import build_simulator
+from spotnana_sim.core.settings import ClientConfig, Settings
+from spotnana_sim.core.token_request import DEFAULT_MAX_FIELD_LENGTH, MAX_FIELD_LENGTH, MAX_FIELDS
 from spotnana_sim.core.tokens import KeySet
-
+from spotnana_sim.core.user_detail import MAX_BODY_BYTES as USER_DETAIL_CAP
+from spotnana_sim.core.user_detail import CallbackFailed, CallbackTimedOut, UserDetailResponse
+from spotnana_sim.harness.endpoint import MAX_BODY_BYTES as BODY_CAP
+from spotnana_sim.harness.simulator import build_simulator
 from spotnana_sim.reference.user_detail import DEMO_USERS
+from spotnana_sim.server.app import create_app
+from spotnana_sim.server.inprocess import build_in_process
+from spotnana_sim.server.openapi import openapi_document
 
 KEYS = KeySet.generate()  # one RSA key for the module: generating one per example would dominate the run
 CLIENT_ID, CLIENT_SECRET = "prop-client", "prop-secret-3f9a1c77e0"
@@ -303,14 +303,13 @@ def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
     profiles = tuple(DEMO_USERS.values())
     config = Settings(clients=(ClientConfig(CLIENT_ID, CLIENT_SECRET),), profiles=profiles, errors=dialect,
                       journal_size=100_000)
-    with asyncio.Runner() as runner:
-        with _capturing_logs() as capture:
-            sim = build_in_process(config, keys=KEYS)
-            harness = Harness(runner, sim.app, sim.simulator.journal, dialect,
-                              openapi_document(sim.simulator.endpoint.errors, dialect), capture)
-            yield harness
-            runner.run(harness.client.aclose())
-            runner.run(sim.aclose())
+    with asyncio.Runner() as runner, _capturing_logs() as capture:
+        sim = build_in_process(config, keys=KEYS)
+        harness = Harness(runner, sim.app, sim.simulator.journal, dialect,
+                          openapi_document(sim.simulator.endpoint.errors, dialect), capture)
+        yield harness
+        runner.run(harness.client.aclose())
+        runner.run(sim.aclose())
 
 
 @settings(max_examples=150, deadline=None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from starlette.applications import Starlette
@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from spotnana_sim.reference.user_detail import create_user_detail_app
 from spotnana_sim.kit import testing
+from spotnana_sim.reference.user_detail import create_user_detail_app
 
 from .servers import ServerThread
 

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from spotnana_sim.core.protocol import (
     ACCESS_TOKEN_TYPE,
     FORM_CONTENT_TYPE,

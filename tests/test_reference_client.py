@@ -11,8 +11,8 @@ import random
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.utils import format_datetime
-from datetime import datetime, timezone
 from urllib.parse import parse_qsl
 
 import httpx
@@ -286,7 +286,7 @@ def test_429_with_retry_after_then_success(make_client: MakeClient, clock: FakeC
 
 
 def test_retry_after_http_date(make_client: MakeClient, clock: FakeClock) -> None:
-    when = format_datetime(datetime.fromtimestamp(T0 + 12, tz=timezone.utc), usegmt=True)
+    when = format_datetime(datetime.fromtimestamp(T0 + 12, tz=UTC), usegmt=True)
     client, server = make_client(spotnana_error(429, "TOO_MANY_REQUESTS", headers={"Retry-After": when}), ok())
     client.tokens_for("user-1", SUBJECT)
     assert len(server.requests) == 2

@@ -11,6 +11,7 @@ import pytest
 
 from spotnana_sim.cli import main as cli
 from spotnana_sim.core.settings import ClientConfig, Settings
+from spotnana_sim.scenarios.loader import Scenario, load_scenarios, parse_scenario, shipped_scenarios_dir
 from spotnana_sim.scenarios.replay import (
     ERROR,
     FAILED,
@@ -23,7 +24,6 @@ from spotnana_sim.scenarios.replay import (
     junit_xml,
     run_all,
 )
-from spotnana_sim.scenarios.loader import Scenario, load_scenarios, parse_scenario, shipped_scenarios_dir
 
 
 def scenario(text: str) -> Scenario:

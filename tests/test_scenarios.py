@@ -10,7 +10,6 @@ from urllib.parse import parse_qsl
 import jsonschema
 import pytest
 
-from spotnana_sim.scenarios.record import WRONG_SECRET, render, scenario_from_journal
 from spotnana_sim.core.redaction import redact
 from spotnana_sim.scenarios.judge import Observed, check_step
 from spotnana_sim.scenarios.loader import (
@@ -24,6 +23,7 @@ from spotnana_sim.scenarios.loader import (
     schema_path,
     shipped_scenarios_dir,
 )
+from spotnana_sim.scenarios.record import WRONG_SECRET, render, scenario_from_journal
 
 VALUES = {"client_id": "demo-client", "client_secret": "s3cret-value-1234", "subject_token": "subject-token-abcd"}
 

@@ -18,12 +18,17 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, precondition, rule
 
+from spotnana_sim.core.protocol import (
+    ACCESS_TOKEN_TYPE,
+    CLIENT_CREDENTIALS_GRANT,
+    OPENID_SCOPE,
+    TOKEN_ENDPOINT_PATH,
+    TOKEN_EXCHANGE_GRANT,
+)
 from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Settings
-from spotnana_sim.server.inprocess import build_in_process
-from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, CLIENT_CREDENTIALS_GRANT, OPENID_SCOPE, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
 from spotnana_sim.core.tokens import KeySet
-
 from spotnana_sim.reference.user_detail import DEMO_USERS
+from spotnana_sim.server.inprocess import build_in_process
 
 KEYS = KeySet.generate()  # shared by every run; each run starts with KEYS.reset()
 JOURNAL_SIZE = 12  # small, so runs also cross the journal's bound

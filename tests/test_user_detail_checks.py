@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -15,7 +16,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from spotnana_sim.reference.user_detail import create_user_detail_app
 from spotnana_sim.cli import main as cli
 from spotnana_sim.kit.report import FAIL, PASS, SKIP, WARN, Report
 from spotnana_sim.kit.user_detail_checks import (
@@ -26,6 +26,7 @@ from spotnana_sim.kit.user_detail_checks import (
     run_check,
     run_checks,
 )
+from spotnana_sim.reference.user_detail import create_user_detail_app
 
 from .servers import ServerThread
 

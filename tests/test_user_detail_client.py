@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from spotnana_sim.server.user_detail_client import UserDetailClient
 from spotnana_sim.core.user_detail import CallbackFailed, CallbackMalformed, CallbackTimedOut, UserDetailHttp
 from spotnana_sim.server.inprocess import HttpxUserDetailHttp
+from spotnana_sim.server.user_detail_client import UserDetailClient
 
 CAP = 1024
 HEADERS = {"Authorization": "Bearer subject-token-123", "Accept": "application/json"}

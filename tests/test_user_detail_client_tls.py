@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import ssl
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
+import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -17,8 +17,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-
-import httpx
 
 from spotnana_sim.cli.serve import banner
 from spotnana_sim.core.config_file import load_settings
@@ -34,7 +32,7 @@ from .servers import ServerThread, running_simulator
 def _self_signed(folder: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
         .serial_number(x509.random_serial_number())

@@ -14,8 +14,15 @@ from spotnana_sim.cli.common import CommandError
 from spotnana_sim.core.protocol import TOKEN_ENDPOINT_PATH
 from spotnana_sim.core.redaction import redact_url
 from spotnana_sim.core.settings import DEFAULT_EMAIL_FIELD, DEFAULT_TIMEOUT
-from spotnana_sim.kit.client_grader import GraderPolicy, JournalFormatError, grade_journal, journal_entries, load_journal
+from spotnana_sim.kit.client_grader import (
+    GraderPolicy,
+    JournalFormatError,
+    grade_journal,
+    journal_entries,
+    load_journal,
+)
 from spotnana_sim.kit.report import Report
+
 # httpx and the user-detail checks are imported when a check runs, so `spotnana-sim serve` (which
 # builds this parser too) does not pay for them at start-up.
 

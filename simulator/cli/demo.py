@@ -6,7 +6,8 @@ import argparse
 import asyncio
 import base64
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from spotnana_sim.cli.common import CommandError, add_settings_arguments, settings_from_args
 from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, OPENID_SCOPE, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
@@ -37,7 +38,6 @@ def run_demo(args: argparse.Namespace) -> int:
 
 async def _demo(settings: Settings, out: Callable[[str], None]) -> int:
     from spotnana_sim.reference.demo_users import DEMO_SUBJECT_TOKEN
-
     from spotnana_sim.server.inprocess import build_in_process
 
     sim = build_in_process(settings)

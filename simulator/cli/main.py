@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
-from typing import Sequence
 
 from spotnana_sim.cli import check, demo, scenario_commands, serve
 from spotnana_sim.cli.common import EXIT_USAGE, CommandError

@@ -17,6 +17,7 @@ from typing import Any
 from spotnana_sim.cli.common import CommandError
 from spotnana_sim.core.config_file import load_settings
 from spotnana_sim.core.settings import Settings
+
 # The scenario engine (jsonschema, yaml: ~140 ms) is imported when a scenario command runs, not when
 # the parser is built, so `spotnana-sim serve` does not pay for it at start-up.
 
@@ -52,7 +53,16 @@ def register(commands: Any) -> None:
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from spotnana_sim.scenarios.replay import Credentials, InProcessRunner, TargetRunner, broken_results, exit_status, format_table, replay, write_junit
+    from spotnana_sim.scenarios.replay import (
+        Credentials,
+        InProcessRunner,
+        TargetRunner,
+        broken_results,
+        exit_status,
+        format_table,
+        replay,
+        write_junit,
+    )
 
     paths = list(args.paths) or [_shipped()]
     for path in paths:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any, Iterable
+from typing import Any
 
-from spotnana_sim.core.settings import ClientConfig
 from spotnana_sim.core.errors import GrantNotAllowed, InvalidClient
+from spotnana_sim.core.settings import ClientConfig
 
 # Compared against when the client id is unknown, so an unknown id costs the same as a wrong secret.
 _DUMMY_SECRET = b"spotnana-sim-no-such-client-secret-padding"

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["Clock", "LATEST_TIME", "ClockOutOfRange"]
+__all__ = ["LATEST_TIME", "Clock", "ClockOutOfRange"]
 
 # Outside 1970..9999 timestamps no longer convert to dates, and every token request would fail.
 LATEST_TIME = 253402300799.0  # 9999-12-31T23:59:59Z
@@ -31,7 +31,7 @@ class Clock:
     in real time from its new position.
     """
 
-    __slots__ = ("_base", "_offset", "_lock")
+    __slots__ = ("_base", "_lock", "_offset")
 
     def __init__(self, base: Callable[[], float] = time.time, offset: float = 0.0) -> None:
         self._base = base

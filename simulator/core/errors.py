@@ -28,8 +28,9 @@ publish them) and can be overridden per row through the ``[errors.modeled]`` con
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 SPOTNANA = "spotnana"
 RFC6749 = "rfc6749"

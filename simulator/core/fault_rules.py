@@ -17,11 +17,12 @@ import math
 import random
 import re
 import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from spotnana_sim.core.validators import ConfigError
 from spotnana_sim.core.redaction import redact
+from spotnana_sim.core.validators import ConfigError
 
 TOKEN_ENDPOINT = "token-endpoint"
 USER_DETAIL = "user-detail"

@@ -7,8 +7,8 @@ Spotnana does not say how it compares local parts); ``exact`` is the configurabl
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from spotnana_sim.core.tokens import subject_for
 

@@ -7,7 +7,8 @@ keeps its scheme, host, port, path and query *names*, and loses its userinfo and
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 # Fields whose values are secrets or bearer credentials wherever they appear (RFC 6749, 7521, 8693).

@@ -43,15 +43,15 @@ from spotnana_sim.core.keys import (  # re-exported: callers have always found k
 )
 
 __all__ = [
-    "SUPPORTED_ALGORITHMS",
     "MAX_PREVIOUS_KEYS",
     "SUBJECT_NAMESPACE",
-    "SigningKey",
+    "SUPPORTED_ALGORITHMS",
+    "InvalidRefreshToken",
+    "IssuedToken",
     "KeyFileError",
     "KeySet",
-    "IssuedToken",
-    "InvalidRefreshToken",
     "RefreshGrant",
+    "SigningKey",
     "TokenIssuer",
     "subject_for",
 ]

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Mapping, Protocol
+from typing import Any, Protocol
 
-from spotnana_sim.core.redaction import redact_url
-from spotnana_sim.core.settings import DEFAULT_EMAIL_FIELD, ClientConfig
 from spotnana_sim.core.errors import (
     SimulatorError,
     SubjectTokenRejected,
@@ -31,6 +30,8 @@ from spotnana_sim.core.errors import (
     UserDetailUnexpectedStatus,
     UserDetailUnreachable,
 )
+from spotnana_sim.core.redaction import redact_url
+from spotnana_sim.core.settings import DEFAULT_EMAIL_FIELD, ClientConfig
 
 # Modeled defaults; configurable under [user_detail] (config.UserDetailPolicy).
 MAX_BODY_BYTES = 64 * 1024  # how much of a user-detail answer is read

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qs
 
 from spotnana_sim.core.clients import ClientRegistry
@@ -21,25 +22,25 @@ from spotnana_sim.core.clock import Clock
 from spotnana_sim.core.errors import (
     RFC6749,
     ErrorTable,
+    FaultAnswer,
     InternalError,
     MethodNotAllowed,
     ProfileNotFound,
     RateLimited,
-    FaultAnswer,
     RequestTooLarge,
     SimulatorError,
     ValidationFailed,
 )
-from spotnana_sim.harness.faults import FaultBook, TokenFault, TokenRequestContext
+from spotnana_sim.core.profiles import ProfileDirectory
+from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, NO_STORE_HEADERS, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
+from spotnana_sim.core.rate_limit import RateLimiter
+from spotnana_sim.core.redaction import redact_fields
 from spotnana_sim.core.token_request import CLIENT_FIELDS, Form, TokenRequest, first_value, parse_form, validate
+from spotnana_sim.core.tokens import TokenIssuer
 from spotnana_sim.core.user_detail import CallbackRecord, UserDetailVerifier
+from spotnana_sim.harness.faults import FaultBook, TokenFault, TokenRequestContext
 from spotnana_sim.harness.journal import Journal
 from spotnana_sim.harness.journal_entry import JournalEntry, UserDetailCall
-from spotnana_sim.core.profiles import ProfileDirectory
-from spotnana_sim.core.rate_limit import RateLimiter
-from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, NO_STORE_HEADERS, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
-from spotnana_sim.core.redaction import redact_fields
-from spotnana_sim.core.tokens import TokenIssuer
 
 MAX_BODY_BYTES = 16 * 1024  # a token request is a few hundred bytes; anything far larger is abuse
 
@@ -112,7 +113,7 @@ class TokenEndpoint:
         entry = JournalEntry(
             id=self.journal.reserve_id(),
             timestamp=now,
-            time=datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="milliseconds"),
+            time=datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
             method=request.method,
             path=request.path,
             content_type=request.content_type,

@@ -17,10 +17,10 @@ import copy
 import json
 import random
 import threading
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any
 
-from spotnana_sim.core.settings import DEFAULT_EMAIL_FIELD
 from spotnana_sim.core.fault_rules import (
     ALWAYS,
     CONNECTION_FAULTS,
@@ -35,7 +35,14 @@ from spotnana_sim.core.fault_rules import (
     random_seed,
     validate_rule,
 )
-from spotnana_sim.core.user_detail import MAX_BODY_BYTES, CallbackContext, CallbackFailed, CallbackTimedOut, UserDetailResponse
+from spotnana_sim.core.settings import DEFAULT_EMAIL_FIELD
+from spotnana_sim.core.user_detail import (
+    MAX_BODY_BYTES,
+    CallbackContext,
+    CallbackFailed,
+    CallbackTimedOut,
+    UserDetailResponse,
+)
 
 __all__ = [
     "ALWAYS", "CONNECTION_FAULTS", "TARGETS", "TOKEN_ENDPOINT", "USER_DETAIL", "FaultAnswer", "FaultBook",

@@ -13,7 +13,8 @@ import itertools
 import json
 import threading
 from collections import deque
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from spotnana_sim.harness.journal_entry import JournalEntry
 

@@ -7,8 +7,9 @@ so nothing here knows how a user-detail call travels.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Protocol
+from typing import Protocol
 
 from spotnana_sim.core.clients import ClientRegistry
 from spotnana_sim.core.clock import Clock

@@ -18,15 +18,16 @@ nothing heavy at import time and does nothing until a fixture or option asks for
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
     from spotnana_sim.core.settings import Settings
     from spotnana_sim.kit.report import CheckResult
-    from spotnana_sim.kit.user_detail_checks import UserDetailProbe
     from spotnana_sim.kit.testing import InProcessHandle, SimulatorHandle, SimulatorServer
+    from spotnana_sim.kit.user_detail_checks import UserDetailProbe
 
 MARKER = "spotnana_sim"
 CHECK_MARKER = "spotnana_user_detail"
@@ -58,7 +59,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def spotnana_sim_settings() -> "Settings":
+def spotnana_sim_settings() -> Settings:
     """The simulator's settings for the session; override this fixture in your conftest.py."""
     from spotnana_sim.core.settings import Settings
 
@@ -66,7 +67,7 @@ def spotnana_sim_settings() -> "Settings":
 
 
 @pytest.fixture(scope="session")
-def spotnana_sim_server(spotnana_sim_settings: "Settings") -> Iterator["SimulatorServer"]:
+def spotnana_sim_server(spotnana_sim_settings: Settings) -> Iterator[SimulatorServer]:
     """The session's simulator server, started on first use."""
     from spotnana_sim.kit.testing import SimulatorServer
 
@@ -75,7 +76,7 @@ def spotnana_sim_server(spotnana_sim_settings: "Settings") -> Iterator["Simulato
     server.stop()
 
 
-def _marked_settings(request: pytest.FixtureRequest) -> "Settings | None":
+def _marked_settings(request: pytest.FixtureRequest) -> Settings | None:
     marker = request.node.get_closest_marker(MARKER)
     if marker is None:
         return None
@@ -91,7 +92,7 @@ def _marked_settings(request: pytest.FixtureRequest) -> "Settings | None":
 
 
 @pytest.fixture
-def spotnana_sim(request: pytest.FixtureRequest) -> Iterator["SimulatorHandle"]:
+def spotnana_sim(request: pytest.FixtureRequest) -> Iterator[SimulatorHandle]:
     """A real simulator on loopback, reset before the test: ``.token_url``, ``.journal()``, ``.assert_exchanges()``…"""
     settings = _marked_settings(request)
     if settings is not None:
@@ -106,7 +107,7 @@ def spotnana_sim(request: pytest.FixtureRequest) -> Iterator["SimulatorHandle"]:
 
 
 @pytest.fixture
-def spotnana_sim_app(request: pytest.FixtureRequest) -> Iterator["InProcessHandle"]:
+def spotnana_sim_app(request: pytest.FixtureRequest) -> Iterator[InProcessHandle]:
     """An in-process simulator for this test only; ``async with spotnana_sim_app.client() as http: ...``."""
     import asyncio
 
@@ -122,7 +123,7 @@ def spotnana_sim_app(request: pytest.FixtureRequest) -> Iterator["InProcessHandl
 
 
 class UserDetailCheckFailed(Exception):
-    def __init__(self, result: "CheckResult") -> None:
+    def __init__(self, result: CheckResult) -> None:
         super().__init__(result.summary)
         self.result = result
 
@@ -182,7 +183,7 @@ def _target(config: pytest.Config) -> Any:
         raise pytest.UsageError(f"--spotnana-{exc}") from None
 
 
-def _probe(config: pytest.Config) -> "UserDetailProbe":
+def _probe(config: pytest.Config) -> UserDetailProbe:
     if _PROBE_KEY not in config.stash:
         import httpx
 

@@ -15,15 +15,16 @@ requests (set-up before the test's requests, reset after).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import fields, replace
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from spotnana_sim.core.overrides import apply_overrides
+from spotnana_sim.core.protocol import TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
 from spotnana_sim.core.settings import ClientConfig, ConfigError, Settings
+from spotnana_sim.harness.simulator import Simulator
 from spotnana_sim.kit.client_grader import GraderPolicy, grade_journal
 from spotnana_sim.kit.report import Report
-from spotnana_sim.core.protocol import TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
-from spotnana_sim.harness.simulator import Simulator
 from spotnana_sim.server.app import create_app
 from spotnana_sim.server.served import AppServer, bind_socket, build_served_simulator, socket_url
 
@@ -257,7 +258,7 @@ class SimulatorServer(AppServer):
         self.handle = SimulatorHandle(simulator, url, app)
 
     @classmethod
-    def start_with(cls, settings: Settings | None = None) -> "SimulatorServer":
+    def start_with(cls, settings: Settings | None = None) -> SimulatorServer:
         server = cls(settings or Settings())
         server.start()
         return server

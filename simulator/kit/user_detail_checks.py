@@ -14,15 +14,16 @@ from __future__ import annotations
 import ipaddress
 import json
 import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
 
+from spotnana_sim.core.redaction import redact, redact_url, shorten
 from spotnana_sim.core.settings import DEFAULT_EMAIL_FIELD, DEFAULT_TIMEOUT
 from spotnana_sim.core.user_detail import MAX_BODY_BYTES, extract_email
-from spotnana_sim.core.redaction import redact, redact_url, shorten
 from spotnana_sim.kit.report import FAIL, PASS, SKIP, WARN, CheckResult, Report
 
 # Modeled thresholds, in one place. Spotnana publishes neither its callback timeout nor a size limit.

@@ -9,11 +9,19 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from spotnana_sim.core.redaction import SECRET_FIELDS, redact, shorten
-from spotnana_sim.scenarios.loader import CONNECTION_BROKEN, Expectation, UserDetailExpectation, substitute, substitute_all
+from spotnana_sim.scenarios.loader import (
+    CONNECTION_BROKEN,
+    Expectation,
+    UserDetailExpectation,
+    substitute,
+    substitute_all,
+)
+
 
 @dataclass
 class Observed:

@@ -19,18 +19,17 @@ import difflib
 import importlib.util
 import json
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlencode
 
 import jsonschema
 import yaml
 
 from spotnana_sim.core.config_file import settings_from_document
-from spotnana_sim.core.settings import ClientConfig, ConfigError, Settings
 from spotnana_sim.core.errors import RFC6749
-from spotnana_sim.harness.faults import FaultBook, FaultRuleError
 from spotnana_sim.core.protocol import (
     ACCESS_TOKEN_TYPE,
     CLIENT_CREDENTIALS_GRANT,
@@ -39,6 +38,8 @@ from spotnana_sim.core.protocol import (
     TOKEN_ENDPOINT_PATH,
     TOKEN_EXCHANGE_GRANT,
 )
+from spotnana_sim.core.settings import ClientConfig, ConfigError, Settings
+from spotnana_sim.harness.faults import FaultBook, FaultRuleError
 
 DOCUMENTED = "documented"
 MODELED = "modeled"
@@ -131,7 +132,7 @@ class RequestSpec:
             pairs[position:position] = [(name, v) for v in repeated]
         return [(k, substitute(v, values)) for k, v in pairs]
 
-    def build(self, values: Mapping[str, str]) -> "BuiltRequest":
+    def build(self, values: Mapping[str, str]) -> BuiltRequest:
         if self.body is not None:
             body = substitute(self.body, values).encode()
         else:

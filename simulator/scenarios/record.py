@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import datetime, timezone
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import yaml
 
-from spotnana_sim.harness.endpoint import MAX_BODY_BYTES
 from spotnana_sim.core.protocol import FORM_CONTENT_TYPE
 from spotnana_sim.core.redaction import redact_url
+from spotnana_sim.harness.endpoint import MAX_BODY_BYTES
 
 # The rule fields of the fault contract (issue 3); anything else in a listed rule is bookkeeping.
 FAULT_FIELDS = (
@@ -112,7 +113,7 @@ def scenario_from_journal(
                 notes.append(f"steps[{i}]: fault rule {fault_id} fired but is no longer armed at the source, so it is not in this file")
     document: dict[str, Any] = {
         "name": _scenario_name(name),
-        "description": f"Recorded from {redact_url(source_url)} at {datetime.now(timezone.utc).isoformat(timespec='seconds')}: "
+        "description": f"Recorded from {redact_url(source_url)} at {datetime.now(UTC).isoformat(timespec='seconds')}: "
                        f"{len(steps)} request{'s' if len(steps) != 1 else ''} and what came of them.",
         "source": "modeled",
     }

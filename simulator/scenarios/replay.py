@@ -14,18 +14,18 @@ import asyncio
 import ssl
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 import httpx
 
 from spotnana_sim.core.redaction import redact_url
 from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, ConfigError, Settings
-from spotnana_sim.harness.faults import FaultRuleError
-from spotnana_sim.core.user_detail import UserDetailHttp, UserDetailResponse
-from spotnana_sim.server.inprocess import build_in_process
 from spotnana_sim.core.tokens import KeySet
+from spotnana_sim.core.user_detail import UserDetailHttp, UserDetailResponse
+from spotnana_sim.harness.faults import FaultRuleError
 from spotnana_sim.scenarios.judge import Observed, check_step
 from spotnana_sim.scenarios.loader import (
     MODELED,
@@ -36,6 +36,7 @@ from spotnana_sim.scenarios.loader import (
     settings_for,
     substitute_all,
 )
+from spotnana_sim.server.inprocess import build_in_process
 
 PASSED, FAILED, SKIPPED, ERROR = "passed", "failed", "skipped", "error"
 TARGET_TIMEOUT = 30.0  # seconds per request to a target; a slow sandbox is not a failure of ours

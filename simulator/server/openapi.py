@@ -17,11 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from spotnana_sim.core.clock import LATEST_TIME
-from spotnana_sim.harness.journal_entry import JournalEntry, UserDetailCall
-from spotnana_sim.core.validators import EMAIL_PATTERN, MAX_TIMEOUT
 from spotnana_sim.core.errors import DIALECTS, RFC6749, SPOTNANA, ErrorTable
-from spotnana_sim.harness.endpoint import MAX_BODY_BYTES
-from spotnana_sim.core.token_request import DEFAULT_MAX_FIELD_LENGTH, MAX_FIELD_LENGTH
 from spotnana_sim.core.protocol import (
     ACCESS_TOKEN_TYPE,
     CLIENT_CREDENTIALS_GRANT,
@@ -31,6 +27,10 @@ from spotnana_sim.core.protocol import (
     TOKEN_ENDPOINT_PATH,
     TOKEN_EXCHANGE_GRANT,
 )
+from spotnana_sim.core.token_request import DEFAULT_MAX_FIELD_LENGTH, MAX_FIELD_LENGTH
+from spotnana_sim.core.validators import EMAIL_PATTERN, MAX_TIMEOUT
+from spotnana_sim.harness.endpoint import MAX_BODY_BYTES
+from spotnana_sim.harness.journal_entry import JournalEntry, UserDetailCall
 
 OPENAPI_PATH = "/openapi.json"
 LATEST_CLOCK_TIME = int(LATEST_TIME)  # the admin clock refuses later times (clock.py)

@@ -113,7 +113,7 @@ class UserDetailClient:
                 answer = UserDetailResponse(
                     status=response.status, headers=_joined(response.headers), body=body, truncated=truncated,
                 )
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+        except (TimeoutError, aiohttp.ServerTimeoutError):
             raise CallbackTimedOut(f"no answer within {timeout:g} s") from None
         except aiohttp.ClientConnectorCertificateError as exc:
             raise CallbackFailed(f"TLS: the certificate was not accepted ({exc.certificate_error})") from None

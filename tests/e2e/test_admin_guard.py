@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from spotnana_sim.core.config_file import settings_from_document
 from spotnana_sim.core.protocol import (
     ACCESS_TOKEN_TYPE,

@@ -5,20 +5,26 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import jwt
 import pytest
 
+from spotnana_sim.cli.main import main
+from spotnana_sim.core.errors import ERROR_TABLE
+from spotnana_sim.core.protocol import (
+    ACCESS_TOKEN_TYPE,
+    CLIENT_CREDENTIALS_GRANT,
+    TOKEN_ENDPOINT_PATH,
+    TOKEN_EXCHANGE_GRANT,
+)
+from spotnana_sim.core.settings import DEFAULT_TIMEOUT, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Settings
+from spotnana_sim.harness.simulator import Simulator
 from spotnana_sim.reference.user_detail import DEMO_SUBJECT_TOKEN
 from spotnana_sim.server.app import create_app
-from spotnana_sim.cli.main import main
-from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEFAULT_TIMEOUT, Settings
-from spotnana_sim.core.errors import ERROR_TABLE
-from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, CLIENT_CREDENTIALS_GRANT, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
-from spotnana_sim.harness.simulator import Simulator
 from spotnana_sim.server.served import build_served_simulator
 
 from ..servers import ServerThread, running_simulator

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+
 from spotnana_sim.core.protocol import (
     ACCESS_TOKEN_TYPE,
     OPENID_SCOPE,

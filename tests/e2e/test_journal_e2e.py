@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 
+from spotnana_sim.core.protocol import (
+    ACCESS_TOKEN_TYPE,
+    CLIENT_CREDENTIALS_GRANT,
+    TOKEN_ENDPOINT_PATH,
+    TOKEN_EXCHANGE_GRANT,
+)
 from spotnana_sim.core.settings import ClientConfig, Settings
-from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, CLIENT_CREDENTIALS_GRANT, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
 
 from ..servers import running_simulator
 

@@ -11,8 +11,8 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -21,9 +21,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from spotnana_sim.server.app import create_app
-from spotnana_sim.core.settings import Settings
 from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, OPENID_SCOPE, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
+from spotnana_sim.core.settings import Settings
+from spotnana_sim.server.app import create_app
 from spotnana_sim.server.served import build_served_simulator
 
 from ..servers import ServerThread

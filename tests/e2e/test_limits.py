@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import jwt
@@ -19,11 +20,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, ClientConfig, Settings
-from spotnana_sim.harness.endpoint import MAX_BODY_BYTES
-from spotnana_sim.core.token_request import DEFAULT_MAX_FIELD_LENGTH, MAX_FIELD_LENGTH
-from spotnana_sim.harness.journal import Journal
-from spotnana_sim.harness.journal_entry import JournalEntry
 from spotnana_sim.core.protocol import (
     ACCESS_TOKEN_TYPE,
     CLIENT_CREDENTIALS_GRANT,
@@ -32,7 +28,11 @@ from spotnana_sim.core.protocol import (
     TOKEN_ENDPOINT_PATH,
     TOKEN_EXCHANGE_GRANT,
 )
-
+from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, ClientConfig, Settings
+from spotnana_sim.core.token_request import DEFAULT_MAX_FIELD_LENGTH, MAX_FIELD_LENGTH
+from spotnana_sim.harness.endpoint import MAX_BODY_BYTES
+from spotnana_sim.harness.journal import Journal
+from spotnana_sim.harness.journal_entry import JournalEntry
 from spotnana_sim.reference.user_detail import DEMO_USERS
 
 from ..servers import ServerThread, running_simulator

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import parse_qsl
 
 import httpx
@@ -15,8 +15,8 @@ from starlette.routing import Route
 
 from spotnana_sim.cli import main as cli
 from spotnana_sim.core.settings import Settings
-from spotnana_sim.scenarios.replay import ERROR, PASSED, SKIPPED, Credentials, TargetRunner, run_all
 from spotnana_sim.scenarios.loader import load_scenario, load_scenarios, shipped_scenarios_dir
+from spotnana_sim.scenarios.replay import ERROR, PASSED, SKIPPED, Credentials, TargetRunner, run_all
 from tests.servers import ServerThread, running_simulator
 
 pytestmark = pytest.mark.e2e

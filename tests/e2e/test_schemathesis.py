@@ -8,20 +8,20 @@ could break connections on purpose). Both have their own tests.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 import requests
 import schemathesis
+from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
-from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from spotnana_sim.core.settings import Settings
 from spotnana_sim.core.errors import RFC6749, SPOTNANA
-from spotnana_sim.server.openapi import openapi_document
 from spotnana_sim.core.protocol import TOKEN_ENDPOINT_PATH
+from spotnana_sim.core.settings import Settings
+from spotnana_sim.server.openapi import openapi_document
 
 from ..servers import ServerThread, running_simulator
 

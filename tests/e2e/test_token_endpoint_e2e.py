@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import jwt
@@ -14,10 +15,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from spotnana_sim.reference.user_detail import create_user_detail_app
+from spotnana_sim.core.protocol import (
+    ACCESS_TOKEN_TYPE,
+    CLIENT_CREDENTIALS_GRANT,
+    TOKEN_ENDPOINT_PATH,
+    TOKEN_EXCHANGE_GRANT,
+)
 from spotnana_sim.core.settings import ClientConfig, Settings
-from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, CLIENT_CREDENTIALS_GRANT, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
 from spotnana_sim.core.tokens import subject_for
+from spotnana_sim.reference.user_detail import create_user_detail_app
 
 from ..servers import ServerThread, free_port, running_simulator
 
@@ -243,8 +249,8 @@ async def _slow(request: Request) -> Response:
 
 
 def test_embedded_default_serves_the_demo_exchange() -> None:
-    from spotnana_sim.reference.user_detail import DEMO_SUBJECT_TOKEN
     from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+    from spotnana_sim.reference.user_detail import DEMO_SUBJECT_TOKEN
 
     with running_simulator(Settings()) as (server, simulator):
         response = post(server, exchange_form(client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET,

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import httpx
 
-from spotnana_sim.reference.user_detail import create_user_detail_app
-from spotnana_sim.kit.user_detail_checks import UserDetailTarget, run_checks
 from spotnana_sim.kit.testing import AppServer, SimulatorHandle
+from spotnana_sim.kit.user_detail_checks import UserDetailTarget, run_checks
+from spotnana_sim.reference.user_detail import create_user_detail_app
 
 
 def test_our_user_detail_api_conforms() -> None:

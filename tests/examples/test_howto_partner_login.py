@@ -11,8 +11,8 @@ from typing import Any
 
 import jwt
 
-from spotnana_sim.reference.client import SpotnanaTokenClient
 from spotnana_sim.kit.testing import SimulatorHandle
+from spotnana_sim.reference.client import SpotnanaTokenClient
 
 
 class PartnerBackend:

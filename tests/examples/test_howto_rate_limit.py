@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from spotnana_sim.reference.client import SpotnanaTokenClient, TokenExchangeError
 from spotnana_sim.kit.testing import SimulatorHandle
+from spotnana_sim.reference.client import SpotnanaTokenClient, TokenExchangeError
 
 RATE_LIMITED = {"status": 429, "errorCode": "TOO_MANY_REQUESTS", "headers": {"Retry-After": "2"}}
 

@@ -5,8 +5,8 @@ Arm a fault rule (the JSON of ``POST /_sim/faults``); it fires on the next reque
 
 from __future__ import annotations
 
-from spotnana_sim.reference.client import SpotnanaTokenClient
 from spotnana_sim.kit.testing import SimulatorHandle
+from spotnana_sim.reference.client import SpotnanaTokenClient
 
 
 def test_one_503_is_retried_and_the_login_succeeds(spotnana_sim: SimulatorHandle) -> None:

@@ -6,8 +6,8 @@ Move the simulator's clock instead of sleeping: give your client the same clock.
 
 from __future__ import annotations
 
-from spotnana_sim.reference.client import SpotnanaTokenClient
 from spotnana_sim.kit.testing import SimulatorHandle
+from spotnana_sim.reference.client import SpotnanaTokenClient
 
 
 def test_second_login_reuses_the_token(spotnana_sim: SimulatorHandle) -> None:
