@@ -85,7 +85,7 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "user_detail": ("max_body_bytes", "rejecting_statuses", "email_match", "verify_tls", "connection_limit"),
     "rate_limit": ("requests", "per_seconds"),
 }
-CLIENT_KEYS = ("id", "secret", "grants", "user_detail_url", "email_field", "timeout", "ca_file")
+CLIENT_KEYS = ("id", "secret", "grants", "user_detail_url", "email_field", "timeout", "ca_file", "org_id", "role")
 
 
 class _Loader:
@@ -282,6 +282,8 @@ def client_from_table(
         "email_field": ("email_field", value_checks.email_field),
         "timeout": ("timeout", value_checks.timeout),
         "ca_file": ("ca_file", lambda value: _path(value, folder or Path.cwd())),
+        "org_id": ("org_id", value_checks.org_id),
+        "role": ("role", value_checks.role),
     }
     values = {attr: _check(check, table[name], prefix + name, source)
               for name, (attr, check) in checks.items() if name in table}

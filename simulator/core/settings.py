@@ -12,6 +12,7 @@ Secrets (client secrets, the admin token) never appear in an error message or a 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -21,15 +22,26 @@ from typing import Any
 from spotnana_sim.core.errors import ERROR_TABLE, SPOTNANA
 from spotnana_sim.core.protocol import SUPPORTED_GRANTS
 from spotnana_sim.core.redaction import redact, redact_url
-from spotnana_sim.core.validators import ALGORITHMS, DEFAULT_EMAIL_FIELD, MAX_TIMEOUT, ConfigError
+from spotnana_sim.core.validators import (
+    ALGORITHMS,
+    COMPANY_ADMIN,
+    DEFAULT_EMAIL_FIELD,
+    MAX_TIMEOUT,
+    ROLES,
+    TMC_ADMIN,
+    ConfigError,
+)
 
 __all__ = [
     "ALGORITHMS",
+    "COMPANY_ADMIN",
     "DEFAULT_EMAIL_FIELD",
     "DEFAULT_TIMEOUT",
     "DEMO_CLIENT_ID",
     "DEMO_CLIENT_SECRET",
     "MAX_TIMEOUT",
+    "ROLES",
+    "TMC_ADMIN",
     "ClientConfig",
     "ConfigError",
     "RateLimitConfig",
@@ -42,6 +54,14 @@ __all__ = [
 DEMO_CLIENT_ID = "demo-client"
 DEMO_CLIENT_SECRET = "demo-secret"
 DEFAULT_TIMEOUT = 5.0  # modeled: Spotnana's real user-detail timeout is not public
+
+# uuid5 namespace for org_id_for_client; never change it: every process must derive the same org.
+ORG_NAMESPACE = uuid.UUID("c4f9b1d0-ac1b-505a-9c1f-567a74ae6df4")  # = uuid5(NAMESPACE_URL, "urn:spotnana-sim:org")
+
+
+def org_id_for_client(client_id: str) -> str:
+    """Modeled: a client's org when its config sets none, a UUID stable across processes and restarts."""
+    return str(uuid.uuid5(ORG_NAMESPACE, client_id))
 # The modeled rows of the error table: the only ones a config may re-answer (fidelity policy 2).
 MODELED_ERROR_ROWS = tuple(key for key, row in ERROR_TABLE.items() if row.modeled)
 ERROR_OVERRIDE_FIELDS = ("status", "errorCode")
@@ -58,17 +78,22 @@ class ClientConfig:
     email_field: str = DEFAULT_EMAIL_FIELD  # dotted path into the user-detail JSON
     timeout: float = DEFAULT_TIMEOUT  # seconds for the user-detail callback
     ca_file: Path | None = None  # PEM bundle trusted for an https user-detail URL (None: the system's)
+    org_id: str = ""  # the client's company (a UUID); empty → derived from client_id (org_id_for_client)
+    role: str = COMPANY_ADMIN  # COMPANY_ADMIN, or TMC_ADMIN (may manage API users and any company's keys)
 
     def __post_init__(self) -> None:
         # Callers building clients in code may pass a set or list; equality and hashing need a frozenset.
         object.__setattr__(self, "grants", frozenset(self.grants))
+        if not self.org_id:
+            object.__setattr__(self, "org_id", org_id_for_client(self.client_id))
 
     def __repr__(self) -> str:  # the dataclass default would print the secret
         url = redact_url(self.user_detail_url) if self.user_detail_url else None
         return (
             f"ClientConfig(client_id={self.client_id!r}, client_secret={redact(self.client_secret)!r}, "
             f"grants={sorted(self.grants)!r}, user_detail_url={url!r}, "
-            f"email_field={self.email_field!r}, timeout={self.timeout!r}, ca_file={self.ca_file!r})"
+            f"email_field={self.email_field!r}, timeout={self.timeout!r}, ca_file={self.ca_file!r}, "
+            f"org_id={self.org_id!r}, role={self.role!r})"
         )
 
 

@@ -258,11 +258,18 @@ class TokenIssuer:
         audience: str | None = None,
         lifetime: int | None = None,
         issued_at: float | None = None,
+        org_id: str | None = None,
+        generation: int | None = None,
+        issuer: str | None = None,
     ) -> IssuedToken:
-        """A JWT signed by the active key. Claims: ``iss, sub, client_id, [email], [scope], [aud], iat, exp, jti``.
+        """A JWT signed by the active key. Claims: ``iss, sub, client_id, [org_id], [gen], [email], [scope],
+        [aud], iat, exp, jti``.
 
         ``lifetime`` (seconds, default ``access_lifetime``) and ``issued_at`` (default ``clock.now()``)
         let fault rules issue short-lived or already-expired tokens. ``exp - iat == lifetime`` always.
+        ``org_id`` (modeled) lets the embedded app and the partner-keys API tell whose token it is;
+        ``gen`` is the client's credential generation, so rotating or revoking it retires the token.
+        ``issuer`` overrides the configured one (the issuer a request arrived at).
         """
         _require_text(client_id, "client_id")
         _require_text(subject, "subject")
@@ -272,7 +279,11 @@ class TokenIssuer:
         seconds = self.access_lifetime if lifetime is None else _lifetime(lifetime, "lifetime", allow_zero=True)
         iat = int(self.clock.now() if issued_at is None else issued_at)
 
-        claims: dict[str, Any] = {"iss": self.issuer, "sub": subject, "client_id": client_id}
+        claims: dict[str, Any] = {"iss": issuer or self.issuer, "sub": subject, "client_id": client_id}
+        if org_id is not None:
+            claims["org_id"] = org_id
+        if generation is not None:
+            claims["gen"] = generation
         if email is not None:
             claims["email"] = email
         if scope is not None:

@@ -10,6 +10,7 @@ import difflib
 import ipaddress
 import math
 import re
+import uuid
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -235,6 +236,30 @@ def finite_number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise Invalid(f"must be a finite number, got {shown(value)}")
     return float(value)
+
+
+def org_id(value: Any) -> str:
+    try:
+        return str(uuid.UUID(value)) if isinstance(value, str) else _not_uuid(value)
+    except ValueError:
+        return _not_uuid(value)
+
+
+def _not_uuid(value: Any) -> str:
+    raise Invalid(f"must be a company id, a UUID such as '6f1d3c1e-8a55-4f0e-9c0b-5e1a7a4d2c11', got {shown(value)}")
+
+
+# API-user roles: a TMC admin may rotate and revoke API users and manage any company's keys (FACTS §6);
+# COMPANY_ADMIN, its own company only, is the modeled default.
+COMPANY_ADMIN = "COMPANY_ADMIN"
+TMC_ADMIN = "TMC_ADMIN"
+ROLES = (COMPANY_ADMIN, TMC_ADMIN)
+
+
+def role(value: Any) -> str:
+    if value not in ROLES:
+        raise Invalid(f"must be one of {', '.join(map(repr, ROLES))}, got {shown(value)}")
+    return str(value)
 
 
 def readable_file(value: Any) -> str:

@@ -203,7 +203,7 @@ class TokenEndpoint:
         if request.grant_type != TOKEN_EXCHANGE_GRANT:
             access = self.issuer.issue_access_token(
                 client_id=client.client_id, subject=client.client_id, audience=request.audience,
-                lifetime=lifetime, issued_at=issued_at,
+                lifetime=lifetime, issued_at=issued_at, org_id=client.org_id,
             )
             entry.subject, entry.jti, entry.expires_at = client.client_id, access.claims["jti"], access.claims["exp"]
             body = {"access_token": access.token, "expires_in": lifetime, "token_type": "Bearer"}
@@ -218,7 +218,7 @@ class TokenEndpoint:
             raise ProfileNotFound(f"no Spotnana profile has the email {email!r} returned by the user-detail API")
         access = self.issuer.issue_access_token(
             client_id=client.client_id, subject=profile.user_id, email=profile.email, scope=request.scope,
-            audience=request.audience, lifetime=lifetime, issued_at=issued_at,
+            audience=request.audience, lifetime=lifetime, issued_at=issued_at, org_id=client.org_id,
         )
         refresh = self.issuer.issue_refresh_token(
             client_id=client.client_id, subject=profile.user_id, email=profile.email, scope=request.scope

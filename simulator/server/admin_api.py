@@ -36,6 +36,8 @@ def client_view(client: ClientConfig) -> dict[str, Any]:
         "email_field": client.email_field,
         "timeout": client.timeout,
         "ca_file": str(client.ca_file) if client.ca_file else None,
+        "org_id": client.org_id,
+        "role": client.role,
     }
 
 
