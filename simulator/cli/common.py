@@ -33,7 +33,7 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--email-field", metavar="PATH", help="dotted path of the email in the user-detail answer (default user.email)")
     parser.add_argument("--errors", choices=DIALECTS, help="error dialect (default spotnana)")
     parser.add_argument("--issuer", metavar="URL",
-                        help="the iss claim and discovery's issuer (default: the simulator's own URL)")
+                        help="the iss claim and discovery's issuer (default: the scheme, host and port each request arrived on)")
 
 
 def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:

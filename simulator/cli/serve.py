@@ -44,7 +44,8 @@ def run_serve(args: argparse.Namespace) -> int:
     if not is_loopback(settings.host) and not settings.admin_token and not args.insecure_admin:
         raise CommandError(
             f"refusing to bind {settings.host} with an open admin API: anyone who can reach it could arm faults "
-            "and read the journal. Pass --admin-token TOKEN (or --insecure-admin if you really mean it)."
+            "and read the journal. Pass --admin-token TOKEN or set SPOTNANA_SIM_ADMIN_TOKEN "
+            "(or --insecure-admin if you really mean it)."
         )
     try:
         sock = bind_socket(settings.host, settings.port)

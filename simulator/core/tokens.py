@@ -225,12 +225,17 @@ class TokenIssuer:
         clock: Clock,
         *,
         issuer: str,
+        issuer_is_fixed: bool = True,
         access_lifetime: int = 3600,
         refresh_lifetime: int = 30 * 24 * 3600,
     ) -> None:
+        """``issuer`` is the ``iss`` of tokens issued without one of their own. When it is not fixed
+        (no --issuer), callers pass the address each request arrived at instead, so the simulator
+        agrees with itself whether reached as localhost, 127.0.0.1 or a container name."""
         self.keys = keys
         self.clock = clock
         self.issuer = _require_text(issuer, "issuer")
+        self.issuer_is_fixed = issuer_is_fixed
         self.access_lifetime = _lifetime(access_lifetime, "access_lifetime", allow_zero=False)
         self.refresh_lifetime = _lifetime(refresh_lifetime, "refresh_lifetime", allow_zero=False)
         self._material: dict[str, _KeyMaterial] = {}
@@ -317,7 +322,9 @@ class TokenIssuer:
             token,
             key.public_key,
             algorithms=[key.algorithm],
-            issuer=self.issuer,
+            # Without a fixed issuer each token carries the address it was requested at; the
+            # signature is what proves it is ours.
+            issuer=self.issuer if self.issuer_is_fixed else None,
             audience=audience,
             options={
                 "require": ["iss", "sub", "iat", "exp", "jti"],

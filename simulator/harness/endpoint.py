@@ -190,10 +190,15 @@ class TokenEndpoint:
                     accepted="client_id and client_secret as form fields",
                 ) from None
             raise
-        return await self._exchange(token_request, entry, records, fault)
+        return await self._exchange(token_request, entry, records, fault, request.base_url)
+
+    def _issuer_for(self, request_base: str | None) -> str | None:
+        """The iss of a token: the configured issuer, else where the request arrived."""
+        return None if self.issuer.issuer_is_fixed else request_base
 
     async def _exchange(
-        self, request: TokenRequest, entry: JournalEntry, records: list[CallbackRecord], fault: TokenFault | None
+        self, request: TokenRequest, entry: JournalEntry, records: list[CallbackRecord], fault: TokenFault | None,
+        request_base: str | None,
     ) -> Outcome:
         client = self.clients.authenticate(request.client_id, request.client_secret, request.grant_type)
         lifetime = fault.expires_in if fault and fault.expires_in is not None else self.issuer.access_lifetime
@@ -203,7 +208,7 @@ class TokenEndpoint:
         if request.grant_type != TOKEN_EXCHANGE_GRANT:
             access = self.issuer.issue_access_token(
                 client_id=client.client_id, subject=client.client_id, audience=request.audience,
-                lifetime=lifetime, issued_at=issued_at, org_id=client.org_id,
+                lifetime=lifetime, issued_at=issued_at, org_id=client.org_id, issuer=self._issuer_for(request_base),
             )
             entry.subject, entry.jti, entry.expires_at = client.client_id, access.claims["jti"], access.claims["exp"]
             body = {"access_token": access.token, "expires_in": lifetime, "token_type": "Bearer"}
@@ -219,6 +224,7 @@ class TokenEndpoint:
         access = self.issuer.issue_access_token(
             client_id=client.client_id, subject=profile.user_id, email=profile.email, scope=request.scope,
             audience=request.audience, lifetime=lifetime, issued_at=issued_at, org_id=client.org_id,
+            issuer=self._issuer_for(request_base),
         )
         refresh = self.issuer.issue_refresh_token(
             client_id=client.client_id, subject=profile.user_id, email=profile.email, scope=request.scope

@@ -110,6 +110,7 @@ def build_simulator(
         keys,
         clock,
         issuer=settings.tokens.issuer or base_url,
+        issuer_is_fixed=settings.tokens.issuer is not None,
         access_lifetime=settings.tokens.lifetime,
         refresh_lifetime=settings.tokens.refresh_lifetime,
     )

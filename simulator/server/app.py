@@ -26,6 +26,7 @@ from spotnana_sim.server.openapi import openapi_document
 from spotnana_sim.server.token_route import TokenRoute
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+JWKS_PATH = "/.well-known/jwks.json"
 
 # All request headers together; real clients send well under 2 KiB. The server has read them already
 # (httptools sets no limit), but nothing past this cap is looked at, journaled or echoed.
@@ -39,8 +40,9 @@ def create_app(simulator: Simulator, *, extra_admin_hosts: Iterable[str] = ()) -
     guard = AdminGuard(admin_token=settings.admin_token, admin_hosts=(*settings.admin_hosts, *extra_admin_hosts))
     routes: list[BaseRoute] = [
         Route(TOKEN_ENDPOINT_PATH, TokenRoute(simulator), methods=None),
-        Route("/.well-known/jwks.json", _jwks(simulator), methods=["GET"]),
+        Route(JWKS_PATH, _jwks(simulator), methods=["GET"]),
         Route("/.well-known/openid-configuration", _openid_configuration(simulator), methods=["GET"]),
+        Route("/.well-known/oauth-authorization-server", _authorization_server(simulator), methods=["GET"]),
         Route("/_sim/health", _health, methods=["GET"]),
         Route("/openapi.json", _openapi(simulator), methods=["GET"]),
         *admin_routes(simulator, guard),
@@ -128,24 +130,47 @@ def _openapi(simulator: Simulator) -> Endpoint:
     return openapi
 
 
+def request_issuer(simulator: Simulator, request: Request) -> str:
+    """The configured issuer, else the scheme, host and port this request arrived on."""
+    if simulator.issuer.issuer_is_fixed:
+        return simulator.issuer.issuer
+    return str(request.base_url).rstrip("/")
+
+
+def authorization_server_metadata(simulator: Simulator, issuer: str) -> dict[str, object]:
+    """RFC 8414 metadata: only what exists (a token endpoint, its keys; no authorization endpoint).
+    Every URL starts with the issuer, as openid-client and Nimbus check."""
+    return {
+        "issuer": issuer,
+        "token_endpoint": issuer + TOKEN_ENDPOINT_PATH,
+        "jwks_uri": issuer + JWKS_PATH,
+        "grant_types_supported": list(SUPPORTED_GRANTS),
+        "token_endpoint_auth_methods_supported": ["client_secret_post"],  # S6: credentials in the body
+        "scopes_supported": [OPENID_SCOPE],
+        "response_types_supported": [],  # RFC 8414 §2 requires the member; there is no authorization endpoint
+    }
+
+
+def _authorization_server(simulator: Simulator) -> Endpoint:
+    """Extension (Spotnana publishes no discovery document): RFC 8414, for clients such as Nimbus."""
+
+    async def authorization_server(request: Request) -> Response:
+        return JSONResponse(authorization_server_metadata(simulator, request_issuer(simulator, request)))
+
+    return authorization_server
+
+
 def _openid_configuration(simulator: Simulator) -> Endpoint:
     """Extension (Spotnana publishes no discovery document): lets standard libraries find our keys."""
 
     async def openid_configuration(request: Request) -> Response:
-        base = str(request.base_url).rstrip("/")
-        return JSONResponse(
-            {
-                "issuer": simulator.issuer.issuer,
-                "token_endpoint": base + TOKEN_ENDPOINT_PATH,
-                "jwks_uri": base + "/.well-known/jwks.json",
-                "grant_types_supported": list(SUPPORTED_GRANTS),
-                "token_endpoint_auth_methods_supported": ["client_secret_post"],
-                "scopes_supported": [OPENID_SCOPE],
-                "response_types_supported": ["token"],
-                "subject_types_supported": ["public"],
-                "id_token_signing_alg_values_supported": [simulator.keys.active.algorithm],
-            }
-        )
+        metadata = authorization_server_metadata(simulator, request_issuer(simulator, request))
+        metadata.update({
+            "response_types_supported": ["token"],  # OIDC Discovery requires a non-empty list
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": [simulator.keys.active.algorithm],
+        })
+        return JSONResponse(metadata)
 
     return openid_configuration
 

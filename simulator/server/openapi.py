@@ -358,6 +358,9 @@ def openapi_document(errors: ErrorTable | None = None, dialect: str | None = Non
                                            "responses": {"200": _json(_ref("Jwks"), "JWKS (RFC 7517)")}}},
         "/.well-known/openid-configuration": {"get": {"summary": "discovery document (extension)",
                                                       "responses": {"200": _json(_ref("OpenIdConfiguration"), "metadata")}}},
+        "/.well-known/oauth-authorization-server": {"get": {
+            "summary": "RFC 8414 authorization server metadata (extension)",
+            "responses": {"200": _json(_ref("OpenIdConfiguration"), "metadata")}}},
         OPENAPI_PATH: {"get": {"summary": "this document", "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")}}},
         "/_sim/health": {"get": {"summary": "readiness (open to everyone)", "responses": {
             "200": _json({"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}}, "ready")}}},
