@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from starlette.applications import Starlette
@@ -148,8 +149,8 @@ def test_unknown_marker_setting_is_a_usage_error_naming_it(inner: pytest.Pyteste
         """
     )
     result = inner.runpytest()
-    assert result.ret != 0
-    result.stdout.fnmatch_lines(["*spotnana_sim: dialect: not a simulator setting; accepted: *errors*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*spotnana_sim: dialect: not a simulator setting; accepted: *errors*"])
 
 
 def test_in_process_fixture_faults_clients_and_user_detail(inner: pytest.Pytester) -> None:
@@ -214,7 +215,7 @@ def test_user_detail_checks_become_test_items(inner: pytest.Pytester, user_detai
         "-v", "-m", "spotnana_user_detail", "--spotnana-user-detail-url", user_detail_url,
         "--spotnana-token", "tok-0123456789", "--spotnana-email", "Ada@example.com",
     )
-    result.assert_outcomes(passed=13, skipped=1, deselected=1)
+    result.assert_outcomes(passed=14, skipped=1, deselected=1)
     result.stdout.fnmatch_lines([
         "spotnana-user-detail::valid-token PASSED*",
         "spotnana-user-detail::garbage-token PASSED*",
@@ -246,3 +247,109 @@ def test_user_detail_options_need_token_and_email(inner: pytest.Pytester) -> Non
     result = inner.runpytest("--spotnana-user-detail-url", "http://127.0.0.1:1/v1/user-detail")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--spotnana-user-detail-url needs --spotnana-token and --spotnana-email*"])
+
+
+@pytest.mark.parametrize("marker, hint", [
+    ('error="rfc6749"', "spotnana_sim: error: not a simulator setting (did you mean 'errors'?); accepted: *"),
+    ('errors="rfc6479"', "spotnana_sim: errors: must be one of 'spotnana', 'rfc6749', got 'rfc6479' (did you mean 'rfc6749'?)"),
+    ("journal_sze=10", "spotnana_sim: journal_sze: not a simulator setting (did you mean 'journal_size'?)*"),
+    ('journal_size="10"', "spotnana_sim: journal_size: must be of type int (as the Settings field), got str '10'"),
+    ('profiles=["ada"]', "profiles: must be an email address*"),
+    ('faults=[{"target": "token-endpoint", "tims": 1}]', "faults[[]0[]].tims: unknown key (did you mean 'times'?)*"),
+])
+def test_marker_typos_are_usage_errors_with_a_suggestion_and_no_traceback(
+    inner: pytest.Pytester, marker: str, hint: str,
+) -> None:
+    inner.makepyfile(
+        f"""
+        import pytest
+
+        def test_fine(spotnana_sim):
+            pass
+
+        @pytest.mark.spotnana_sim({marker})
+        def test_typo(spotnana_sim):
+            pass
+
+        @pytest.mark.spotnana_sim({marker})
+        def test_typo_in_process(spotnana_sim_app):
+            pass
+        """
+    )
+    result = inner.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR  # before any test runs: no simulator is started
+    result.stderr.fnmatch_lines([f"ERROR: test_marker_typos_are_usage_errors*.py::test_typo: @pytest.mark.spotnana_sim: {hint}"])
+    output = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in output and "pytest_plugin.py" not in output
+    assert "passed" not in output
+
+
+def test_a_marker_the_sessions_own_settings_reject_fails_that_test_alone_without_a_traceback(inner: pytest.Pytester) -> None:
+    inner.makeconftest(
+        """
+        import pytest
+        from spotnana_sim.core.settings import ClientConfig, Settings
+
+        @pytest.fixture(scope="session")
+        def spotnana_sim_settings():
+            return Settings(clients=(ClientConfig("acme", "acme-secret-1234"),))
+        """
+    )
+    inner.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.spotnana_sim(clients=["acme:other-secret-5678"])
+        def test_replaced_secret(spotnana_sim):
+            assert spotnana_sim.clients[0].client_secret == "other-secret-5678"
+        """
+    )
+    inner.runpytest().assert_outcomes(passed=1)
+
+
+def test_user_detail_items_with_nothing_listening_fail_once_and_skip_the_rest(inner: pytest.Pytester) -> None:
+    from .servers import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v1/user-detail"
+    result = inner.runpytest("-v", "--spotnana-user-detail-url", url, "--spotnana-token", "tok-0123456789",
+                             "--spotnana-email", "ada@example.com")
+    outcomes = result.parseoutcomes()
+    assert outcomes["failed"] == 1 and outcomes["passed"] == 1 and outcomes["skipped"] == 13  # https still passes
+    result.stdout.fnmatch_lines([
+        "spotnana-user-detail::reachable FAILED*",
+        "*FAIL: reachable: nothing listens at 127.0.0.1:*",
+        "*fix: check the host and port in --spotnana-user-detail-url *",
+    ])
+    assert "--url " not in result.stdout.str()
+
+
+def test_user_detail_items_print_pytest_options_in_their_fixes(inner: pytest.Pytester) -> None:
+    async def mapped(request: Request) -> Response:
+        if request.headers.get("authorization") == "Bearer tok-0123456789":
+            return JSONResponse({"data": {"mail": "ada@example.com"}})
+        return JSONResponse({}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+    with ServerThread(Starlette(routes=[Route("/v1/user-detail", mapped)])) as server:
+        result = inner.runpytest(
+            "--spotnana-user-detail-url", server.url + "/v1/user-detail",
+            "--spotnana-token", "tok-0123456789", "--spotnana-email", "ada@example.com",
+        )
+    result.stdout.fnmatch_lines(["*fix: *check it with --spotnana-email-field data.mail*"])
+    assert " --email-field" not in result.stdout.str()
+
+
+def test_user_detail_ca_option_trusts_a_private_ca(inner: pytest.Pytester, tmp_path: Path) -> None:
+    from .test_user_detail_client_tls import _self_signed
+
+    cert, key = _self_signed(tmp_path)
+    app = create_user_detail_app({"tok-0123456789": "ada@example.com"})
+    with ServerThread(app, ssl_certfile=str(cert), ssl_keyfile=str(key)) as server:
+        options = ["--spotnana-user-detail-url", server.url + "/v1/user-detail",
+                   "--spotnana-token", "tok-0123456789", "--spotnana-email", "ada@example.com"]
+        untrusted = inner.runpytest(*options)
+        untrusted.stdout.fnmatch_lines(["*FAIL: reachable: TLS with 127.0.0.1:*", "*--spotnana-user-detail-ca FILE*"])
+        trusted = inner.runpytest(*options, f"--spotnana-user-detail-ca={cert}")  # "=": not a path argument
+    assert trusted.ret == 0, trusted.stdout.str()
+    missing = inner.runpytest(*options, f"--spotnana-user-detail-ca={tmp_path / 'missing.pem'}")
+    assert missing.ret == pytest.ExitCode.USAGE_ERROR
+    missing.stderr.fnmatch_lines(["*--spotnana-user-detail-ca: no such file*"])

@@ -152,7 +152,59 @@ def test_duplicate_names_are_reported(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text(MINIMAL)
     (tmp_path / "b.yaml").write_text(MINIMAL)
     _, broken = load_scenarios([tmp_path])
-    assert len(broken) == 1 and "name: 'minimal' is also the name of" in str(broken[0])
+    assert len(broken) == 1 and "name: 'minimal' is already the name of" in str(broken[0])
+
+
+def test_only_the_copy_is_blamed_for_a_shared_name(tmp_path: Path) -> None:
+    # zz.yaml is the scenario called zz; aa.yaml is a copy whose name was left as it was. aa sorts first.
+    (tmp_path / "zz.yaml").write_text(MINIMAL.replace("name: minimal", "name: zz"))
+    (tmp_path / "aa.yaml").write_text(MINIMAL.replace("name: minimal", "name: zz"))
+    scenarios, broken = load_scenarios([tmp_path])
+    assert [Path(s.file).name for s in scenarios] == ["zz.yaml"]
+    [error] = broken
+    assert str(error) == (f"{tmp_path / 'aa.yaml'}: name: 'zz' is already the name of {tmp_path / 'zz.yaml'}; "
+                          "give this scenario a name of its own, e.g. 'aa'")
+
+
+def test_a_number_where_text_is_expected_suggests_quotes() -> None:
+    message = problems_of(MINIMAL.replace("name: minimal", "name: 503"))
+    assert message == ("bad.yaml: name: 503 is not of type 'string' (expected: unique name, lower-case words joined by - or _); "
+                       'YAML read it as a number: to keep it text, put it in quotes: name: "503"')
+    assert "YAML read it as a boolean: to keep it text, put it in quotes, e.g. description: \"true\"" in problems_of(
+        MINIMAL.replace("description: one exchange", "description: yes"))
+
+
+def test_every_problem_of_every_file_is_reported_in_one_run(tmp_path: Path) -> None:
+    # Shape problems (schema) and value problems (placeholders, config, faults) of the same file, together.
+    (tmp_path / "one.yaml").write_text(
+        "name: 503\ndescription: x\nsource: modeled\n"
+        "config:\n  client: {timeout: -1}\n"
+        "faults:\n  - {target: token-endpoint, response: {status: 99}}\n  - {target: nowhere}\n"
+        "steps:\n  - request: {set: {client_secret: '${secret}'}}\n    expect: {status: 200}\n"
+        "  - expect: {stauts: 200}\n"
+    )
+    (tmp_path / "two.yaml").write_text(MINIMAL.replace("name: minimal", "name: two").replace("status: 200", "status: x")
+                                       .replace("source: documented", "source: folklore"))
+    scenarios, broken = load_scenarios([tmp_path])
+    assert scenarios == []
+    one, two = (str(error).splitlines() for error in broken)
+    where = [line.split(": ")[1] for line in one]
+    assert where == ["faults[1].target", "name", "steps[1].expect", "steps[0].request.set.client_secret",
+                     "config.client.timeout", "faults[0].response.status"], one
+    assert [line.split(": ")[1] for line in two] == ["source", "steps[0].expect.status"]
+
+
+def test_replay_prints_every_problem_of_every_broken_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from spotnana_sim.cli.main import main
+
+    (tmp_path / "one.yaml").write_text(MINIMAL.replace("name: minimal", "name: 503").replace("status: 200", "status: x"))
+    (tmp_path / "two.yaml").write_text(MINIMAL.replace("name: minimal", "name: two").replace("source: documented", "source: x")
+                                       .replace("- expect:", "- request: {set: {client_id: '${nope}'}}\n    expect:"))
+    assert main(["replay", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    for expected in ('name: 503 is not of type', 'put it in quotes: name: "503"', "steps[0].expect.status: 'x'",
+                     "source: 'x' is not one of", "unknown placeholder '${nope}'"):
+        assert expected in out, out
 
 
 # -------------------------------------------------------------------------------------- requests
@@ -286,3 +338,37 @@ def test_recording_an_oversized_request_replays_as_oversized() -> None:
     document, _ = scenario_from_journal([too_big], [], name="big", source_url="u")
     scenario = parse_scenario(render(document, []), "big.yaml")
     assert len(scenario.steps[0].request.build(VALUES).body) > 16 * 1024
+
+
+def test_recording_gives_each_user_a_variable_even_when_their_tokens_end_alike() -> None:
+    form = {"grant_type": "urn:ietf:params:oauth:grant-type:token-exchange", "client_id": "acme", "client_secret": "…"}
+    entries = [
+        entry(1, {**form, "subject_token": "…wxyz"}, 401, "USER_NOT_AUTHENTICATED", calls=1),  # rejected: a literal, no variable
+        entry(2, {**form, "subject_token": "…abcd"}, 200, calls=1, email="lin@example.com"),
+        entry(3, {**form, "subject_token": "…abcd"}, 200, calls=1, email="max@example.com"),  # same last 4, another user
+        entry(4, {**form, "subject_token": "…abcd"}, 200, calls=1, email="lin@example.com"),
+    ]
+    document, notes = scenario_from_journal(entries, [], name="x", source_url="u")
+    tokens = [step["request"]["form"]["subject_token"] for step in document["steps"]]
+    assert tokens == ["recorded-rejected-subject-token", "${subject_token}", "${subject_token_2}", "${subject_token}"]
+    assert "claims" not in document["steps"][0]["expect"]
+    assert document["steps"][2]["expect"]["claims"] == {"email": {"matches": r"^(?i:max@example\.com)$"}}
+    assert notes == [
+        "${subject_token} is the token of lin@example.com (it ended '…abcd'); pass it as --subject-token number 1",
+        "${subject_token_2} is the token of max@example.com (it ended '…abcd'); pass it as --subject-token number 2",
+    ]
+    parse_scenario(render(document, notes), "recorded.yaml")
+
+
+def test_numbered_subject_token_placeholders_are_known_and_filled() -> None:
+    from spotnana_sim.scenarios.loader import placeholder_values
+
+    text = MINIMAL.replace("- expect:", "- request: {set: {subject_token: '${subject_token_2}'}}\n    expect:")
+    scenario = parse_scenario(text, "t.yaml")
+    assert scenario.placeholders == {"subject_token_2"}  # as written; the default form's are always filled
+    values = placeholder_values(None, "tok-1", more_subject_tokens=["tok-2", "tok-3"])
+    assert values["subject_token_2"] == "tok-2" and values["subject_token_3"] == "tok-3"
+    assert dict(scenario.steps[0].request.form_pairs(values))["subject_token"] == "tok-2"
+    assert scenario.unfilled({"client_id": "c", "client_secret": "s"}) == ["${subject_token_2}"]
+    for wrong in ("${subject_token_1}", "${subject_token_0}", "${subject_token_x}"):
+        assert "unknown placeholder" in problems_of(text.replace("${subject_token_2}", wrong))

@@ -20,7 +20,10 @@ from spotnana_sim.cli import main as cli
 from spotnana_sim.kit.report import FAIL, PASS, SKIP, WARN, Report
 from spotnana_sim.kit.user_detail_checks import (
     CHECKS,
+    CLI_OPTIONS,
+    PYTEST_OPTIONS,
     REPEAT_CALLS,
+    ROOT_CHECK,
     UserDetailProbe,
     UserDetailTarget,
     run_check,
@@ -28,7 +31,7 @@ from spotnana_sim.kit.user_detail_checks import (
 )
 from spotnana_sim.reference.user_detail import create_user_detail_app
 
-from .servers import ServerThread
+from .servers import ServerThread, free_port
 
 TOKEN = "good-token-0123456789abcdef"
 EXPIRED = "expired-token-0123456789abcdef"
@@ -291,7 +294,7 @@ def test_cli_exit_status_json_and_junit(serve: Callable[[Any], str], tmp_path: P
                                         capsys: pytest.CaptureFixture[str]) -> None:
     good = serve(create_user_detail_app({TOKEN: EMAIL}))
     args = ["check", "user-detail", "--url", good, "--token", TOKEN, "--expect-email", EMAIL]
-    assert cli.main(args + ["--header", "X-Api-Key: k"]) == 0
+    assert cli.main([*args, "--header", "X-Api-Key: k"]) == 0
     assert "0 fail" in capsys.readouterr().out
 
     async def anyone(request: Request) -> Response:
@@ -305,5 +308,125 @@ def test_cli_exit_status_json_and_junit(serve: Callable[[Any], str], tmp_path: P
 
     assert cli.main(["check", "user-detail", "--url", "nope", "--token", TOKEN, "--expect-email", EMAIL]) == 2
     assert "--url: expected an http:// or https:// URL" in capsys.readouterr().err
-    assert cli.main(args + ["--header", "no-colon"]) == 2
+    assert cli.main([*args, "--header", "no-colon"]) == 2
     assert "--header: expected NAME:VALUE" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ one root cause, not one failure per probe
+
+
+def _only_root_cause_fails(report: Report) -> None:
+    """reachable fails; every check that needs an answer is skipped because of it; https still judges the URL."""
+    assert [r.name for r in report.results if r.status == FAIL] == [ROOT_CHECK]
+    for result in report.results:
+        if result.name not in (ROOT_CHECK, "https"):
+            assert result.status == SKIP, result
+            assert result.summary.startswith(f"skipped because {ROOT_CHECK} failed")
+
+
+def test_nothing_listening_is_one_failure_naming_host_and_port() -> None:
+    port = free_port()
+    report = check(f"http://127.0.0.1:{port}{PATH}")
+    _only_root_cause_fails(report)
+    root = report.result(ROOT_CHECK)
+    assert root.summary == f"nothing listens at 127.0.0.1:{port} (connection refused)"
+    assert "check the host and port in --url" in root.fix
+
+
+def test_a_name_that_does_not_resolve_is_one_failure_naming_it() -> None:
+    report = check(f"http://user-detail.spotnana-sim-test.invalid{PATH}")
+    _only_root_cause_fails(report)
+    root = report.result(ROOT_CHECK)
+    assert root.summary.startswith("the name 'user-detail.spotnana-sim-test.invalid' does not resolve")
+    assert "check the host name in --url" in root.fix
+
+
+def test_a_url_that_answers_404_to_everything_says_the_path_is_wrong(serve: Callable[[Any], str]) -> None:
+    url = serve(Starlette(routes=[]))  # nothing at any path
+    report = check(url.replace(PATH, "/v1/user-detial"))
+    _only_root_cause_fails(report)
+    root = report.result(ROOT_CHECK)
+    assert root.summary == "every request got 404: there is no API at this path"
+    assert "check the path in --url" in root.fix
+    assert "answer 200" not in report.to_table()  # not the advice for an API that is there
+
+
+def test_a_url_that_answers_405_to_get_says_spotnana_calls_with_get(serve: Callable[[Any], str]) -> None:
+    async def post_only(request: Request) -> Response:
+        return JSONResponse({"user": {"email": EMAIL}})
+
+    report = check(serve(Starlette(routes=[Route(PATH, post_only, methods=["POST"])])))
+    _only_root_cause_fails(report)
+    root = report.result(ROOT_CHECK)
+    assert root.summary.startswith("every request got 405 Method Not Allowed") and "Allow: POST" in root.summary
+    assert "with GET" in root.fix
+
+
+def test_404_for_the_valid_token_only_is_not_a_root_cause(serve: Callable[[Any], str]) -> None:
+    async def unknown_user(request: Request) -> Response:
+        return JSONResponse({"error": "no such user"}, status_code=404) if bearer(request) == TOKEN else unauthorized()
+
+    report = check(serve(app_of(unknown_user)))
+    assert report.result(ROOT_CHECK).status == PASS
+    assert report.result("valid-token").status == FAIL and "check the path in --url" in report.result("valid-token").fix
+    assert report.result("garbage-token").status == PASS
+
+
+@pytest.fixture(scope="module")
+def tls_user_detail(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    from .test_user_detail_client_tls import _self_signed
+
+    cert, key = _self_signed(tmp_path_factory.mktemp("tls"))
+    server = ServerThread(create_user_detail_app({TOKEN: EMAIL}), ssl_certfile=str(cert), ssl_keyfile=str(key))
+    with server:
+        yield server.url + PATH, cert
+
+
+def test_an_untrusted_certificate_is_one_failure_pointing_at_user_detail_ca(tls_user_detail: tuple[str, Path]) -> None:
+    url, _ = tls_user_detail
+    report = check(url)
+    _only_root_cause_fails(report)
+    root = report.result(ROOT_CHECK)
+    assert root.summary.startswith("TLS with 127.0.0.1:") and "certificate" in root.summary
+    assert "--user-detail-ca FILE" in root.fix
+
+
+def test_cli_user_detail_ca_trusts_a_private_ca(tls_user_detail: tuple[str, Path], tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    url, cert = tls_user_detail
+    args = ["check", "user-detail", "--url", url, "--token", TOKEN, "--expect-email", EMAIL]
+    assert cli.main(args) == 1
+    table = capsys.readouterr().out
+    assert [line.split()[1] for line in table.splitlines() if line.startswith("FAIL")] == [ROOT_CHECK]
+    assert "--user-detail-ca FILE" in table
+    assert cli.main([*args, "--user-detail-ca", str(cert)]) == 0
+    assert "0 fail" in capsys.readouterr().out
+    assert cli.main([*args, "--user-detail-ca", str(tmp_path / "missing.pem")]) == 2
+    assert "--user-detail-ca: no such file" in capsys.readouterr().err
+    (tmp_path / "junk.pem").write_text("not a certificate")
+    assert cli.main([*args, "--user-detail-ca", str(tmp_path / "junk.pem")]) == 2
+    assert "is not a readable PEM bundle" in capsys.readouterr().err
+
+
+def test_cli_prints_one_failure_when_nothing_listens(capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"http://127.0.0.1:{free_port()}{PATH}"
+    assert cli.main(["check", "user-detail", "--url", url, "--token", TOKEN, "--expect-email", EMAIL]) == 1
+    table = capsys.readouterr().out
+    assert [line.split()[1] for line in table.splitlines() if line.startswith("FAIL")] == [ROOT_CHECK]
+    assert table.count("onnection refused") == 2  # the summary and what was received, once each
+    assert "answer 401 promptly" not in table
+    assert table.rstrip().endswith(f"1 pass, 0 warn, 1 fail, {len(CHECKS) - 2} skip — FAILED")
+
+
+def test_fixes_name_the_options_of_the_front_end_in_use(serve: Callable[[Any], str]) -> None:
+    async def mapped(request: Request) -> Response:
+        return JSONResponse({"data": {"mail": EMAIL}}) if bearer(request) == TOKEN else unauthorized()
+
+    url = serve(app_of(mapped))
+    with httpx.Client() as http:
+        cli_report = run_checks(UserDetailTarget(url=url, token=TOKEN, expect_email=EMAIL), http)
+        pytest_report = run_checks(UserDetailTarget(url=url, token=TOKEN, expect_email=EMAIL), http, options=PYTEST_OPTIONS)
+    assert "--email-field data.mail" in cli_report.result("valid-token-email").fix
+    assert "--spotnana-email-field data.mail" in pytest_report.result("valid-token-email").fix
+    assert pytest_report.result("expired-token").summary == "no expired token given (--spotnana-expired-token)"
+    assert set(CLI_OPTIONS) == set(PYTEST_OPTIONS)

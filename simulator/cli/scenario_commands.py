@@ -13,9 +13,11 @@ import asyncio
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from spotnana_sim.cli.common import CommandError
 from spotnana_sim.core.config_file import load_settings
+from spotnana_sim.core.protocol import TOKEN_ENDPOINT_PATH
 from spotnana_sim.core.settings import Settings
 
 # The scenario engine (jsonschema, yaml: ~140 ms) is imported when a scenario command runs, not when
@@ -33,7 +35,9 @@ def register(commands: Any) -> None:
     replay.add_argument("--config", type=Path, help="TOML settings the in-process simulator starts from")
     replay.add_argument("--client-id", help="fills ${client_id} (default: the simulator's first client, demo-client)")
     replay.add_argument("--client-secret", help="fills ${client_secret}")
-    replay.add_argument("--subject-token", help="fills ${subject_token} (default: the embedded demo user's token)")
+    replay.add_argument("--subject-token", action="append", default=[], metavar="TOKEN",
+                        help="fills ${subject_token}; given again, ${subject_token_2}, ${subject_token_3}… in order "
+                             "(default: the embedded demo users' tokens)")
     replay.add_argument("--admin-token", help="bearer token for the target's admin API (/_sim/*)")
     replay.add_argument("--include-modeled", action="store_true",
                         help="against a target without the admin API, also run scenarios whose outcome is modeled")
@@ -57,6 +61,7 @@ def run_replay(args: argparse.Namespace) -> int:
         Credentials,
         InProcessRunner,
         TargetRunner,
+        TargetUnreachable,
         broken_results,
         exit_status,
         format_table,
@@ -73,12 +78,18 @@ def run_replay(args: argparse.Namespace) -> int:
     scenarios, broken = load_scenarios(paths)
     if not scenarios and not broken:
         raise CommandError(f"no scenario files (*.yaml) in {', '.join(map(str, paths))}")
-    credentials = Credentials(args.client_id, args.client_secret, args.subject_token)
+    first, *more = args.subject_token or [None]
+    credentials = Credentials(args.client_id, args.client_secret, first, tuple(more))
     runner: Any
     if args.target:
         if args.config:
             raise CommandError("--config applies to in-process runs; the target has its own configuration")
-        runner = TargetRunner(args.target, credentials, admin_token=args.admin_token, include_modeled=args.include_modeled)
+        runner = TargetRunner(_base_url(args.target), credentials, admin_token=args.admin_token,
+                              include_modeled=args.include_modeled)
+        try:
+            asyncio.run(runner.connect())  # once, so an unreachable target is one error, not one per scenario
+        except TargetUnreachable as exc:
+            raise CommandError(f"--target: {exc}") from None
     else:
         base = load_settings(args.config) if args.config else Settings()
         runner = InProcessRunner(base, credentials)
@@ -102,6 +113,25 @@ def run_record(args: argparse.Namespace) -> int:
     args.out.write_text(text, encoding="utf-8")
     print(f"wrote {args.out}: {steps} step{'s' if steps != 1 else ''}; replay it with: spotnana-sim replay {args.out}", file=sys.stderr)
     return 0
+
+
+def _base_url(target: str) -> str:
+    """The server's base URL: replay adds the token path (and /_sim/... for control) itself."""
+    from spotnana_sim.core.redaction import redact_url
+
+    parts = urlsplit(target)
+    shown = redact_url(target)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise CommandError(f"--target: expected the server's base URL, e.g. http://127.0.0.1:8080, got {shown!r}")
+    path = parts.path.rstrip("/")
+    for suffix in (TOKEN_ENDPOINT_PATH, "/_sim"):
+        if suffix in path:
+            base = urlunsplit((parts.scheme, parts.netloc, path[:path.index(suffix)], "", ""))
+            raise CommandError(
+                f"--target: give the server's base URL, not {'the token endpoint' if suffix == TOKEN_ENDPOINT_PATH else 'an admin path'}: "
+                f"--target {redact_url(base)} (replay sends each request to {TOKEN_ENDPOINT_PATH} itself)"
+            )
+    return target
 
 
 def _shipped() -> Path:

@@ -3,9 +3,9 @@
 Fixtures:
 
 * ``spotnana_sim``: a real simulator on a free loopback port, started once per session (on first
-  use) and reset before each test; a :class:`simulator.testing.SimulatorHandle`.
+  use) and reset before each test; a :class:`spotnana_sim.kit.testing.SimulatorHandle`.
 * ``spotnana_sim_app``: the same, in-process (``httpx.ASGITransport``), built per test.
-* ``spotnana_sim_settings``: session-scoped :class:`simulator.config.Settings`; override it in
+* ``spotnana_sim_settings``: session-scoped :class:`spotnana_sim.core.settings.Settings`; override it in
   ``conftest.py``. ``@pytest.mark.spotnana_sim(errors="rfc6749", ...)`` changes settings for one
   test (that test gets a simulator of its own).
 
@@ -45,6 +45,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--spotnana-expired-token", metavar="TOKEN", help="an expired token, checked to be refused")
     group.addoption("--spotnana-timeout", metavar="SECONDS", type=float, default=None,
                     help="callback timeout to judge response time against (default: the simulator's)")
+    group.addoption("--spotnana-user-detail-ca", metavar="FILE",
+                    help="PEM bundle of the CA that signed the user-detail API's certificate (a private CA)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -76,19 +78,34 @@ def spotnana_sim_server(spotnana_sim_settings: Settings) -> Iterator[SimulatorSe
     server.stop()
 
 
+def _marker_problem(marker: pytest.Mark, base: Settings) -> str | None:
+    """What is wrong with a ``spotnana_sim`` marker over ``base`` settings, in one line; None when nothing."""
+    from spotnana_sim.core.settings import ConfigError
+    from spotnana_sim.kit.testing import settings_with
+
+    if marker.args:
+        return f"@pytest.mark.{MARKER} takes keyword arguments only, e.g. errors='rfc6749'"
+    try:
+        settings_with(base, **marker.kwargs)
+    except ConfigError as exc:
+        return f"@pytest.mark.{MARKER}: {exc}"
+    except (TypeError, ValueError) as exc:  # a value of the wrong type for a Settings field
+        return f"@pytest.mark.{MARKER}: {exc}"
+    return None
+
+
 def _marked_settings(request: pytest.FixtureRequest) -> Settings | None:
     marker = request.node.get_closest_marker(MARKER)
     if marker is None:
         return None
-    if marker.args:
-        raise pytest.UsageError(f"@pytest.mark.{MARKER} takes keyword arguments only, e.g. errors='rfc6749'")
-    from spotnana_sim.core.settings import ConfigError
     from spotnana_sim.kit.testing import settings_with
 
-    try:
-        return settings_with(request.getfixturevalue("spotnana_sim_settings"), **marker.kwargs)
-    except ConfigError as exc:
-        raise pytest.UsageError(f"@pytest.mark.{MARKER}: {exc}") from None
+    base = request.getfixturevalue("spotnana_sim_settings")
+    problem = _marker_problem(marker, base)
+    if problem:
+        # Collection reports these as a usage error; this covers settings only the fixture's base rejects.
+        pytest.fail(problem, pytrace=False)
+    return settings_with(base, **marker.kwargs)
 
 
 @pytest.fixture
@@ -98,8 +115,11 @@ def spotnana_sim(request: pytest.FixtureRequest) -> Iterator[SimulatorHandle]:
     if settings is not None:
         from spotnana_sim.kit.testing import SimulatorServer
 
-        with SimulatorServer.start_with(settings) as own:
+        own = SimulatorServer.start_with(settings)
+        try:
             yield own.handle
+        finally:
+            own.stop()
         return
     server: SimulatorServer = request.getfixturevalue("spotnana_sim_server")
     server.handle.reset()
@@ -120,6 +140,19 @@ def spotnana_sim_app(request: pytest.FixtureRequest) -> Iterator[InProcessHandle
 
 
 # ------------------------------------------------------------------- user-detail checks as items
+
+
+def _check_markers(items: list[pytest.Item]) -> None:
+    """Every ``spotnana_sim`` marker checked before any test runs: a typo is a usage error, with a "did you mean"."""
+    marked = [(item, mark) for item in items for mark in item.iter_markers(MARKER)]
+    if not marked:
+        return
+    from spotnana_sim.core.settings import Settings
+
+    base = Settings()  # the keys and values are checked the same way whatever the session's settings are
+    problems = [f"{item.nodeid}: {problem}" for item, mark in marked if (problem := _marker_problem(mark, base))]
+    if problems:
+        raise pytest.UsageError("\n".join(dict.fromkeys(problems)))
 
 
 class UserDetailCheckFailed(Exception):
@@ -167,12 +200,13 @@ class UserDetailChecks(pytest.Collector):
 
 def _target(config: pytest.Config) -> Any:
     from spotnana_sim.core.settings import DEFAULT_TIMEOUT
-    from spotnana_sim.kit.user_detail_checks import UserDetailTarget
+    from spotnana_sim.kit.user_detail_checks import UserDetailTarget, tls_context
 
     token, email = config.getoption("spotnana_token"), config.getoption("spotnana_email")
     if not token or not email:
         raise pytest.UsageError("--spotnana-user-detail-url needs --spotnana-token and --spotnana-email as well")
     try:
+        tls_context(config.getoption("spotnana_user_detail_ca"))
         return UserDetailTarget(
             url=config.getoption("spotnana_user_detail_url"), token=token, expect_email=email,
             email_field=config.getoption("spotnana_email_field"),
@@ -187,14 +221,17 @@ def _probe(config: pytest.Config) -> UserDetailProbe:
     if _PROBE_KEY not in config.stash:
         import httpx
 
-        from spotnana_sim.kit.user_detail_checks import UserDetailProbe
+        from spotnana_sim.kit.user_detail_checks import PYTEST_OPTIONS, UserDetailProbe, tls_context
 
-        config.stash[_PROBE_KEY] = UserDetailProbe(_target(config), httpx.Client())
+        target = _target(config)
+        http = httpx.Client(verify=tls_context(config.getoption("spotnana_user_detail_ca")))
+        config.stash[_PROBE_KEY] = UserDetailProbe(target, http, options=PYTEST_OPTIONS)
     return config.stash[_PROBE_KEY]
 
 
 @pytest.hookimpl(tryfirst=True)  # before -k/-m deselection, so the new items can be selected too
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    _check_markers(items)
     if not config.getoption("spotnana_user_detail_url", None):
         return
     _target(config)  # a usage error shows now, not once per item

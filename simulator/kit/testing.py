@@ -19,9 +19,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import fields, replace
 from typing import Any
 
+from spotnana_sim.core.errors import DIALECTS
+from spotnana_sim.core.fault_rules import check_rules
 from spotnana_sim.core.overrides import apply_overrides
 from spotnana_sim.core.protocol import TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
 from spotnana_sim.core.settings import ClientConfig, ConfigError, Settings
+from spotnana_sim.core.validators import did_you_mean
+from spotnana_sim.harness.journal_entry import JournalEntry
 from spotnana_sim.harness.simulator import Simulator
 from spotnana_sim.kit.client_grader import GraderPolicy, grade_journal
 from spotnana_sim.kit.report import Report
@@ -30,6 +34,7 @@ from spotnana_sim.server.served import AppServer, bind_socket, build_served_simu
 
 _OVERRIDE_KEYS = ("user_detail_url", "email_field", "clients", "profiles", "errors")
 _SETTINGS_KEYS = tuple(f.name for f in fields(Settings))
+_DEFAULT_SETTINGS = Settings()
 
 
 class SimulatorAssertionError(AssertionError):
@@ -42,22 +47,48 @@ def settings_with(base: Settings, **changes: Any) -> Settings:
     ``user_detail_url``, ``email_field``, ``errors``, ``profiles`` (emails) and ``clients`` as
     ``"ID:SECRET"`` strings go through the same checks as the command-line flags; any other
     Settings field (``journal_size``, ``faults``, ``tokens``, ``clients`` as ClientConfig…) is
-    replaced as given.
+    replaced as given, once its type is checked. Raises :class:`ConfigError` naming the key, with a
+    "did you mean" for a misspelt key or dialect.
     """
     overrides: dict[str, Any] = {}
     direct: dict[str, Any] = {}
     for key, value in changes.items():
+        if key in ("clients", "profiles") and isinstance(value, str):
+            value = [value]  # one client or profile, written without the list
         if key == "clients" and not all(isinstance(c, str) for c in value):
             direct[key] = tuple(value)
         elif key in _OVERRIDE_KEYS:
+            if key == "errors" and value not in DIALECTS:
+                choices = ", ".join(map(repr, DIALECTS))
+                raise ConfigError(key, f"must be one of {choices}, got {value!r}{did_you_mean(str(value), DIALECTS)}",
+                                  "spotnana_sim")
             overrides[key] = list(value) if key in ("clients", "profiles") else value
         elif key in _SETTINGS_KEYS:
-            direct[key] = value
+            direct[key] = _typed_field(key, value)
         else:
-            accepted = ", ".join(sorted(set(_OVERRIDE_KEYS + _SETTINGS_KEYS)))
-            raise ConfigError(key, f"not a simulator setting; accepted: {accepted}", "spotnana_sim")
+            accepted = sorted(set(_OVERRIDE_KEYS + _SETTINGS_KEYS))
+            raise ConfigError(key, f"not a simulator setting{did_you_mean(key, accepted)}; accepted: {', '.join(accepted)}",
+                              "spotnana_sim")
     settings = replace(base, **direct) if direct else base
-    return apply_overrides(settings, **overrides) if overrides else settings
+    # Keys are named as written here (errors=, profiles=), not as the command-line flags.
+    return apply_overrides(settings, name=lambda argument: argument, **overrides) if overrides else settings
+
+
+def _typed_field(key: str, value: Any) -> Any:
+    """``value`` when it has the type of the Settings field ``key`` (fields whose default is None: any)."""
+    default = getattr(_DEFAULT_SETTINGS, key)
+    if default is None:
+        return value
+    expected: tuple[type, ...] = (list, tuple) if isinstance(default, tuple) else (type(default),)
+    if isinstance(value, bool) != isinstance(default, bool) or not isinstance(value, expected):
+        wanted = "a list" if isinstance(default, tuple) else f"of type {type(default).__name__}"
+        raise ConfigError(key, f"must be {wanted} (as the Settings field), got {type(value).__name__} {value!r}",
+                          "spotnana_sim")
+    if isinstance(value, (list, tuple)):
+        if key == "faults":
+            check_rules(list(value))  # a bad rule is named now (faults[1].times: ...), not when a server starts
+        return tuple(value)
+    return value
 
 
 def describe_entry(entry: Mapping[str, Any]) -> str:
@@ -167,14 +198,14 @@ class SimulatorHandle:
 
     # ------------------------------------------------------------------ journal and assertions
 
-    def journal(self) -> list[dict[str, Any]]:
+    def journal(self) -> list[JournalEntry]:
         return self.simulator.journal.entries()
 
     def exchanges(
         self, *, email: str | None = None, client_id: str | None = None, status: int | None = None,
         grant_type: str | None = None,
-    ) -> list[dict[str, Any]]:
-        """Token-endpoint requests so far, oldest first, narrowed by each filter given."""
+    ) -> list[JournalEntry]:
+        """Token-endpoint requests so far, oldest first, narrowed by each filter given (entries read like dicts)."""
         found = []
         for entry in self.simulator.journal.entries(client_id=client_id, status=status):
             if email is not None and str(entry.get("email") or "").casefold() != email.casefold():
@@ -187,7 +218,7 @@ class SimulatorHandle:
     def assert_exchanges(
         self, *, email: str | None = None, client_id: str | None = None, status: int | None = 200, count: int = 1,
         grant_type: str | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[JournalEntry]:
         """Exactly ``count`` requests match (default: successful ones); else fail listing every request made."""
         __tracebackhide__ = True  # pytest shows the caller's line, not this one
         found = self.exchanges(email=email, client_id=client_id, status=status, grant_type=grant_type)
@@ -276,6 +307,31 @@ class InProcessHandle(SimulatorHandle):
     def client(self) -> Any:
         """An ``httpx.AsyncClient`` bound to the in-process app (use ``async with``)."""
         return self.in_process.client()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One request from a plain (sync) test, no pytest-asyncio needed: an ``httpx.Response``.
+
+        Runs its own event loop, so it cannot be called from async code: there, use ``client()``.
+        ``kwargs`` are httpx's (``data=``, ``json=``, ``headers=``…).
+        """
+        import asyncio
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError("request() is for sync tests; in async code use: async with handle.client() as http")
+
+        async def send() -> Any:
+            async with self.client() as http:
+                return await http.request(method, path, **kwargs)
+
+        return asyncio.run(send())
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        """``request("POST", path, ...)``, e.g. ``post("/v2/auth/oauth2-token", data=form)``."""
+        return self.request("POST", path, **kwargs)
 
     @property
     def app(self) -> Any:

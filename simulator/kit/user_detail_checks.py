@@ -6,181 +6,114 @@ checks expect comes from RFC 6750 (bearer tokens) or is the simulator's *modeled
 messages say which. The probes are sent lazily and each is sent once, so several checks share an
 answer and one check can run alone (the pytest plugin runs them one test item each).
 
-No pytest and no web framework here: the HTTP client is passed in (``httpx.Client``).
+The first check, ``reachable``, finds a root cause that makes every other answer meaningless (nothing
+listens, the name does not resolve, TLS fails, or the URL answers 404/405 to every request); the
+checks that need an answer are then skipped because of it, instead of failing one by one.
+
+Fixes name options the way the caller spells them: ``CLI_OPTIONS`` (``spotnana-sim check user-detail``)
+or ``PYTEST_OPTIONS`` (the pytest plugin).
+
+The probes themselves (what is sent, and the answers kept) are in :mod:`spotnana_sim.kit.user_detail_probe`;
+no pytest and no web framework here: the HTTP client is passed in (``httpx.Client``).
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
-from spotnana_sim.core.redaction import redact, redact_url, shorten
-from spotnana_sim.core.settings import DEFAULT_EMAIL_FIELD, DEFAULT_TIMEOUT
+from spotnana_sim.core.redaction import redact_url
 from spotnana_sim.core.user_detail import MAX_BODY_BYTES, extract_email
+from spotnana_sim.kit.connection_failure import CONNECT_TIMEOUT, NAME, REFUSED, TLS, explain
 from spotnana_sim.kit.report import FAIL, PASS, SKIP, WARN, CheckResult, Report
+from spotnana_sim.kit.user_detail_probe import (
+    CLI_OPTIONS,
+    GARBAGE_TOKEN,
+    PROBES,
+    PYTEST_OPTIONS,
+    Answer,
+    UserDetailProbe,
+    UserDetailTarget,
+    tls_context,
+)
 
 # Modeled thresholds, in one place. Spotnana publishes neither its callback timeout nor a size limit.
 NEAR_TIMEOUT_FRACTION = 0.5  # an answer slower than half the callback timeout is a warning
 SMALL_BODY_BYTES = 8 * 1024  # a user-detail answer is an email in a small object; past this, warn
 REPEAT_CALLS = 2  # extra calls with the valid token, to see the same email each time
-GARBAGE_TOKEN = "spotnana-sim-conformance-not-a-token-7f3a9c0e"
 
 TITLE = "user-detail conformance"
-
-
-@dataclass(frozen=True)
-class UserDetailTarget:
-    """The API under test and what it should answer. ``timeout`` is the simulator's callback timeout."""
-
-    url: str
-    token: str
-    expect_email: str
-    email_field: str = DEFAULT_EMAIL_FIELD
-    expired_token: str | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)  # sent on every probe (API gateway keys…)
-    timeout: float = DEFAULT_TIMEOUT
-
-    def __post_init__(self) -> None:
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"url: expected an http:// or https:// URL, got {shorten(redact_url(self.url))!r}")
-        if not self.token:
-            raise ValueError("token: a valid subject token is needed to probe the API")
-        if "@" not in self.expect_email:
-            raise ValueError(f"expect_email: expected an email address, got {shorten(self.expect_email)!r}")
-        if self.timeout <= 0:
-            raise ValueError(f"timeout: must be a positive number of seconds, got {self.timeout!r}")
-
-    def __repr__(self) -> str:  # the dataclass default would print the tokens
-        return f"UserDetailTarget(url={redact_url(self.url)!r}, expect_email={self.expect_email!r}, email_field={self.email_field!r})"
-
-
-@dataclass(frozen=True)
-class Answer:
-    """One probe: what was sent (secrets redacted) and what came back, or why nothing did."""
-
-    sent: str
-    status: int | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)  # names lower-cased
-    body: bytes = b""
-    truncated: bool = False
-    elapsed: float = 0.0
-    error: str | None = None
-    timed_out: bool = False
-
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "")
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-# name → (description of the credential, how it is sent: header value or None, use the query string)
-_PROBES: dict[str, tuple[str, Callable[[UserDetailTarget], str | None], bool]] = {
-    "valid": ("the valid token", lambda t: f"Bearer {t.token}", False),
-    "no-authorization": ("no Authorization header", lambda t: None, False),
-    "non-bearer": ("the valid token under the Basic scheme", lambda t: f"Basic {t.token}", False),
-    # HTTP strips trailing whitespace from header values, so "Bearer " reaches the server as "Bearer".
-    "empty-bearer": ("an empty Bearer token", lambda t: "Bearer", False),
-    "garbage": ("a garbage token", lambda t: f"Bearer {GARBAGE_TOKEN}", False),
-    "expired": ("the expired token", lambda t: f"Bearer {t.expired_token}", False),
-    "query": ("the valid token in the query string (?access_token=…), no header", lambda t: None, True),
-}
-
-
-class UserDetailProbe:
-    """Sends each probe at most once and keeps its answer."""
-
-    def __init__(
-        self, target: UserDetailTarget, http: httpx.Client, *, monotonic: Callable[[], float] = time.perf_counter
-    ) -> None:
-        self.target = target
-        self.http = http
-        self.monotonic = monotonic
-        self._answers: dict[str, Answer] = {}
-
-    def answer(self, probe: str) -> Answer:
-        if probe not in self._answers:
-            self._answers[probe] = self._send(probe)
-        return self._answers[probe]
-
-    def _hidden(self) -> list[str]:
-        return [t for t in (self.target.token, self.target.expired_token) if t]
-
-    def scrub(self, text: str) -> str:
-        """Text with every token we sent replaced by its redacted form (servers sometimes echo them)."""
-        for token in self._hidden():
-            text = text.replace(token, redact(token))
-        return text
-
-    def _send(self, probe: str) -> Answer:
-        base = probe.split("#", 1)[0]  # "valid#2": a repeat of "valid"
-        _, credential, in_query = _PROBES[base]
-        target = self.target
-        headers = {"Accept": "application/json", **target.headers}
-        value = credential(target)
-        if value is not None:
-            headers["Authorization"] = value
-        url, shown_url = target.url, redact_url(target.url)
-        if in_query:
-            joiner = "&" if "?" in url else "?"
-            url += joiner + urlencode({"access_token": target.token})
-            shown_url += joiner + "access_token=" + redact(target.token)
-        shown_auth = f"Authorization: {self.scrub(value)}" if value is not None else "no Authorization header"
-        sent = f"GET {shown_url} with {shown_auth}"
-        started = self.monotonic()
-        try:
-            with self.http.stream("GET", url, headers=headers, timeout=target.timeout, follow_redirects=False) as response:
-                body = bytearray()
-                truncated = False
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > MAX_BODY_BYTES:
-                        truncated = True
-                        break
-        except httpx.TimeoutException:
-            return Answer(sent, elapsed=self.monotonic() - started, error=f"no answer within {target.timeout:g} s", timed_out=True)
-        except httpx.HTTPError as exc:
-            return Answer(sent, elapsed=self.monotonic() - started, error=f"{type(exc).__name__}: {self.scrub(str(exc)) or 'connection failed'}")
-        return Answer(
-            sent,
-            status=response.status_code,
-            headers={k.lower(): v for k, v in response.headers.items()},
-            body=bytes(body),
-            truncated=truncated,
-            elapsed=self.monotonic() - started,
-        )
-
-    def describe(self, answer: Answer) -> str:
-        """The answer in one line: status, content type, WWW-Authenticate and the start of the body."""
-        if answer.error:
-            return answer.error
-        parts = [str(answer.status), answer.content_type or "no Content-Type"]
-        if "www-authenticate" in answer.headers:
-            parts.append(f"WWW-Authenticate: {answer.headers['www-authenticate']}")
-        text = answer.body.decode("utf-8", "replace").strip()
-        parts.append(f"body {shorten(self.scrub(' '.join(text.split())), 160)!r}" if text else "empty body")
-        return ", ".join(parts)
-
+ROOT_CHECK = "reachable"
 
 CheckFunction = Callable[[UserDetailProbe], CheckResult]
 CHECKS: dict[str, CheckFunction] = {}
+_NEEDS_NO_ANSWER: set[str] = set()  # checks that judge the URL alone, so a root cause does not skip them
 
 
-def _check(name: str) -> Callable[[CheckFunction], CheckFunction]:
+def _check(name: str, *, needs_answer: bool = True) -> Callable[[CheckFunction], CheckFunction]:
     def register(function: CheckFunction) -> CheckFunction:
         CHECKS[name] = function
+        if not needs_answer:
+            _NEEDS_NO_ANSWER.add(name)
         return function
 
     return register
+
+
+_NOT_THERE = (404, 405)
+
+
+def root_cause(probe: UserDetailProbe) -> CheckResult | None:
+    """The failure that makes every other answer meaningless, or None; decided once per probe."""
+    if probe.root is None:
+        probe.root = (_root_cause(probe),)
+    return probe.root[0]
+
+
+def _root_cause(probe: UserDetailProbe) -> CheckResult | None:
+    """Nothing listens, the name does not resolve, TLS fails, or every request gets 404/405."""
+    target, answer = probe.target, probe.answer("valid")
+    url = redact_url(target.url)
+    if answer.failure is not None:
+        summary = explain(answer.failure, target.url)
+        fix = {
+            REFUSED: f"check the host and port in {probe.option('url')} ({url}): is the API running, and reachable from here?",
+            NAME: f"check the host name in {probe.option('url')} ({url}): a typo, or a name only another network "
+                  "(VPN, cluster, container) knows?",
+            TLS: f"if the API's certificate comes from a private CA, pass that CA's PEM bundle with {probe.option('ca')} FILE; "
+                 "otherwise fix the server's certificate (expired? issued for another host name?)",
+            CONNECT_TIMEOUT: f"check the host and port in {probe.option('url')} ({url}), and any firewall between here and the API",
+        }.get(answer.failure.kind, f"check {probe.option('url')} ({url}) and that the API is reachable from here")
+        return _result(ROOT_CHECK, FAIL, summary, probe, answer, fix=fix)
+    if answer.status not in _NOT_THERE:
+        return None
+    others = [probe.answer(key) for key in ("no-authorization", "garbage")]
+    if any(other.status != answer.status for other in others):
+        return None  # the URL exists; only the valid token is refused that way (valid-token says so)
+    if answer.status == 405:
+        allow = answer.headers.get("allow")
+        return _result(ROOT_CHECK, FAIL, "every request got 405 Method Not Allowed: this URL does not serve GET"
+                       + (f" (Allow: {allow})" if allow else ""), probe, answer,
+                       fix=f"Spotnana calls the user-detail API with GET: serve GET at this path, or check the path in "
+                           f"{probe.option('url')} ({url})")
+    return _result(ROOT_CHECK, FAIL, "every request got 404: there is no API at this path", probe, answer,
+                   fix=f"check the path in {probe.option('url')} ({url}): it must be the exact URL you give Spotnana, "
+                       "e.g. https://api.yourcompany.com/v1/user-detail")
+
+
+@_check(ROOT_CHECK)
+def reachable(probe: UserDetailProbe) -> CheckResult:
+    root = root_cause(probe)
+    if root is not None:
+        return root
+    answer = probe.answer("valid")
+    got = answer.error or f"answered {answer.status}"
+    return CheckResult(ROOT_CHECK, PASS, f"{redact_url(probe.target.url)} {got} to the valid token")
 
 
 def _result(name: str, status: str, summary: str, probe: UserDetailProbe, answer: Answer | None = None, **more: Any) -> CheckResult:
@@ -204,11 +137,16 @@ def valid_token(probe: UserDetailProbe) -> CheckResult:
     if answer.status == 200:
         return _result(name, PASS, "the valid token got 200", probe, answer)
     if answer.error:
-        return _result(name, FAIL, f"the valid token got no answer: {answer.error}", probe, answer,
-                       fix="make the API reachable from where this check runs, and answer within the callback timeout")
+        fix = ("answer within the callback timeout" if answer.timed_out else
+               "answer the request: the connection was made, then broke without an HTTP answer")
+        return _result(name, FAIL, f"the valid token got no answer: {answer.error}", probe, answer, fix=fix)
     fix = "answer 200 with {\"user\": {\"email\": ...}} for a token your identity provider issued"
-    if answer.status in (401, 403):
-        fix = "check that --token is a live token of the user behind --expect-email (it may have expired)"
+    if answer.status in _NOT_THERE:
+        fix = (f"check the path in {probe.option('url')} (other requests were answered differently, so the API is "
+               f"there), and that a live token of {probe.option('expect_email')} gets 200")
+    elif answer.status in (401, 403):
+        fix = (f"check that {probe.option('token')} is a live token of the user behind {probe.option('expect_email')} "
+               "(it may have expired)")
     elif answer.status is not None and 300 <= answer.status < 400:
         fix = "serve the API at this exact URL: Spotnana does not follow redirects (modeled: the simulator does not either)"
     return _result(name, FAIL, f"the valid token got {answer.status}, expected 200", probe, answer, fix=fix)
@@ -259,7 +197,7 @@ def valid_token_email(probe: UserDetailProbe) -> CheckResult:
         elsewhere = [path for path, value in found if value.strip().casefold() == target.expect_email.casefold()]
         if elsewhere:
             fix = (f"put the email at {field_path!r} (Spotnana reads {{\"user\": {{\"email\": ...}}}}), or ask Spotnana "
-                   f"for a custom mapping and check it with --email-field {elsewhere[0]}")
+                   f"for a custom mapping and check it with {probe.option('email_field')} {elsewhere[0]}")
             summary = f"no email at {field_path!r}; the expected email is at {elsewhere[0]!r} instead"
         else:
             fix = f"answer the user's email at {field_path!r}, e.g. {{\"user\": {{\"email\": \"{target.expect_email}\"}}}}"
@@ -279,7 +217,7 @@ def valid_token_email(probe: UserDetailProbe) -> CheckResult:
 
 def _rejection(name: str, probe: UserDetailProbe, key: str, *, critical_if_accepted: bool = True) -> CheckResult:
     """A credential that must not work: 401 passes, a 2xx is a (critical) failure, a 5xx a failure."""
-    what = _PROBES[key][0]
+    what = PROBES[key][0]
     answer = probe.answer(key)
     status = answer.status
     if answer.error:
@@ -331,7 +269,7 @@ def garbage_token(probe: UserDetailProbe) -> CheckResult:
 @_check("expired-token")
 def expired_token(probe: UserDetailProbe) -> CheckResult:
     if not probe.target.expired_token:
-        return CheckResult("expired-token", SKIP, "no expired token given (--expired-token)")
+        return CheckResult("expired-token", SKIP, f"no expired token given ({probe.option('expired_token')})")
     return _rejection("expired-token", probe, "expired")
 
 
@@ -354,7 +292,7 @@ def www_authenticate(probe: UserDetailProbe) -> CheckResult:
     if missing:
         return CheckResult(
             name, WARN, f"{len(missing)} of {len(unauthorized)} answers with 401 lack WWW-Authenticate: Bearer",
-            details=tuple(f"{_PROBES[key][0]}: {probe.describe(dict(unauthorized)[key])}" for key in missing),
+            details=tuple(f"{PROBES[key][0]}: {probe.describe(dict(unauthorized)[key])}" for key in missing),
             fix='add WWW-Authenticate: Bearer error="invalid_token" to every 401 (RFC 6750 §3, RFC 9110 §11.6.1)',
         )
     return CheckResult(name, PASS, f"all {len(unauthorized)} answers with 401 carry WWW-Authenticate: Bearer")
@@ -424,7 +362,7 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-@_check("https")
+@_check("https", needs_answer=False)
 def https(probe: UserDetailProbe) -> CheckResult:
     parts = urlsplit(probe.target.url)
     if parts.scheme == "https":
@@ -444,13 +382,26 @@ def run_check(name: str, probe: UserDetailProbe) -> CheckResult:
         check = CHECKS[name]
     except KeyError:
         raise ValueError(f"no user-detail check named {name!r}; the checks are {', '.join(CHECKS)}") from None
+    if name != ROOT_CHECK and name not in _NEEDS_NO_ANSWER:
+        root = root_cause(probe)
+        if root is not None:
+            return CheckResult(name, SKIP, f"skipped because {ROOT_CHECK} failed: the API gave no answer to judge")
     return check(probe)
 
 
-def run_checks(target: UserDetailTarget, http: httpx.Client, *, monotonic: Callable[[], float] = time.perf_counter) -> Report:
-    """Every check, in order, against ``target``; at most ``len(_PROBES) + REPEAT_CALLS`` requests."""
-    probe = UserDetailProbe(target, http, monotonic=monotonic)
+def run_checks(
+    target: UserDetailTarget, http: httpx.Client, *, monotonic: Callable[[], float] = time.perf_counter,
+    options: Mapping[str, str] = CLI_OPTIONS,
+) -> Report:
+    """Every check, in order, against ``target``; at most ``len(PROBES) + REPEAT_CALLS`` requests."""
+    probe = UserDetailProbe(target, http, monotonic=monotonic, options=options)
     report = Report(TITLE, redact_url(target.url))
     for name in CHECKS:
         report.add(run_check(name, probe))
     return report
+
+
+__all__ = [
+    "CHECKS", "CLI_OPTIONS", "GARBAGE_TOKEN", "PYTEST_OPTIONS", "REPEAT_CALLS", "ROOT_CHECK", "Answer", "UserDetailProbe",
+    "UserDetailTarget", "check_names", "root_cause", "run_check", "run_checks", "tls_context",
+]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import operator
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -140,7 +141,7 @@ def _match(what: str, got: Any, matcher: Any, values: Mapping[str, str], now: fl
     if "matches" in matcher and not re.search(matcher["matches"], str(got)):
         failures.append(f"{what}: expected to match /{matcher['matches']}/, got {shown}")
     number = got if isinstance(got, (int, float)) and not isinstance(got, bool) else None
-    for key, ok in (("min", lambda n, m: n >= m), ("max", lambda n, m: n <= m)):
+    for key, ok in (("min", operator.ge), ("max", operator.le)):
         if key in matcher and (number is None or not ok(number, matcher[key])):
             failures.append(f"{what}: expected {key} {matcher[key]}, got {shown}")
     if "in_past" in matcher and (number is None or (number <= now) != matcher["in_past"]):

@@ -15,7 +15,6 @@ This module does no I/O beyond reading files and no HTTP: ``replay`` sends reque
 
 from __future__ import annotations
 
-import difflib
 import importlib.util
 import json
 import re
@@ -39,6 +38,7 @@ from spotnana_sim.core.protocol import (
     TOKEN_EXCHANGE_GRANT,
 )
 from spotnana_sim.core.settings import ClientConfig, ConfigError, Settings
+from spotnana_sim.core.validators import did_you_mean
 from spotnana_sim.harness.faults import FaultBook, FaultRuleError
 
 DOCUMENTED = "documented"
@@ -46,8 +46,31 @@ MODELED = "modeled"
 SOURCES = (DOCUMENTED, MODELED)
 
 # Secrets never live in scenario files: these stand for them and are filled in at replay time.
+# ${subject_token_2}, ${subject_token_3}… stand for more users' tokens (``record`` writes one per user).
 PLACEHOLDERS = ("client_id", "client_secret", "subject_token")
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+_NUMBERED_SUBJECT_TOKEN = re.compile(r"subject_token_([2-9]|[1-9][0-9]+)")
+KNOWN_PLACEHOLDERS_TEXT = "${client_id}, ${client_secret}, ${subject_token}, and ${subject_token_N} for N = 2, 3…"
+
+
+def is_placeholder(name: str) -> bool:
+    return name in PLACEHOLDERS or _NUMBERED_SUBJECT_TOKEN.fullmatch(name) is not None
+
+
+def subject_token_placeholder(number: int) -> str:
+    """The placeholder name for the ``number``-th user's subject token (1: ``subject_token``)."""
+    return "subject_token" if number == 1 else f"subject_token_{number}"
+
+
+def placeholders_used(value: Any) -> set[str]:
+    """Every placeholder name in every string inside ``value``."""
+    if isinstance(value, str):
+        return {match.group(1) for match in _PLACEHOLDER.finditer(value)}
+    if isinstance(value, Mapping):
+        return set().union(*(placeholders_used(v) for v in value.values())) if value else set()
+    if isinstance(value, (list, tuple)):
+        return set().union(*(placeholders_used(v) for v in value)) if value else set()
+    return set()
 
 GRANTS = {"token-exchange": TOKEN_EXCHANGE_GRANT, "client_credentials": CLIENT_CREDENTIALS_GRANT}
 DEFAULT_FORMS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -189,6 +212,11 @@ class Scenario:
     config: Mapping[str, Any] = field(default_factory=dict)
     faults: tuple[Mapping[str, Any], ...] = ()
     file: str = ""
+    placeholders: frozenset[str] = frozenset()  # every ${name} the file uses
+
+    def unfilled(self, values: Mapping[str, str]) -> list[str]:
+        """The placeholders this scenario uses that ``values`` does not fill, as written (``${subject_token_3}``)."""
+        return ["${" + name + "}" for name in sorted(self.placeholders) if name not in values]
 
     @property
     def in_process_config(self) -> tuple[str, ...]:
@@ -197,7 +225,8 @@ class Scenario:
 
     @property
     def client_patch(self) -> Mapping[str, Any]:
-        return self.config.get("client", {})
+        patch: Mapping[str, Any] = self.config.get("client") or {}
+        return patch
 
     @property
     def needs_journal(self) -> bool:
@@ -229,9 +258,9 @@ def substitute_all(value: Any, values: Mapping[str, str]) -> Any:
 def _unknown_placeholders(value: Any, path: str) -> Iterable[Problem]:
     if isinstance(value, str):
         for match in _PLACEHOLDER.finditer(value):
-            if match.group(1) not in PLACEHOLDERS:
-                known = ", ".join("${" + p + "}" for p in PLACEHOLDERS)
-                yield Problem(path, f"unknown placeholder {match.group(0)!r}; known: {known}")
+            if not is_placeholder(match.group(1)):
+                hint = did_you_mean(match.group(1), PLACEHOLDERS)
+                yield Problem(path, f"unknown placeholder {match.group(0)!r}{hint}; known: {KNOWN_PLACEHOLDERS_TEXT}")
     elif isinstance(value, Mapping):
         for k, v in value.items():
             yield from _unknown_placeholders(v, f"{path}.{k}" if path else str(k))
@@ -296,8 +325,8 @@ def parse_scenario(text: str, source: str) -> Scenario:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ScenarioError(source, [Problem("", f"YAML syntax error{where}: {problem}")]) from None
     problems = schema_problems(document)
-    if not problems:
-        problems = semantic_problems(document)
+    # Values are checked too wherever the shape allows, so one run shows every problem of the file.
+    problems += semantic_problems(document, blamed=[p.path for p in problems])
     if problems:
         raise ScenarioError(source, problems)
     return _build(document, source)
@@ -305,21 +334,37 @@ def parse_scenario(text: str, source: str) -> Scenario:
 
 def load_scenarios(paths: Iterable[Path]) -> tuple[list[Scenario], list[ScenarioError]]:
     """Every scenario under ``paths`` (files, or folders searched for *.yaml/*.yml), and the broken ones."""
-    scenarios: list[Scenario] = []
+    loaded: list[Scenario] = []
     broken: list[ScenarioError] = []
-    seen: dict[str, str] = {}
     for file in scenario_files(paths):
         try:
-            scenario = load_scenario(file)
+            loaded.append(load_scenario(file))
         except ScenarioError as exc:
             broken.append(exc)
-            continue
-        if scenario.name in seen:
-            broken.append(ScenarioError(str(file), [Problem("name", f"{scenario.name!r} is also the name of {seen[scenario.name]}")]))
-            continue
-        seen[scenario.name] = str(file)
-        scenarios.append(scenario)
+    scenarios: list[Scenario] = []
+    by_name: dict[str, list[Scenario]] = {}
+    for scenario in loaded:
+        by_name.setdefault(scenario.name, []).append(scenario)
+    for scenario in loaded:
+        owner = _name_owner(by_name[scenario.name])
+        if scenario is owner:
+            scenarios.append(scenario)
+        else:
+            broken.append(ScenarioError(scenario.file, [Problem("name", (
+                f"{scenario.name!r} is already the name of {owner.file}; give this scenario a name of its own, "
+                f"e.g. {_scenario_name_from(scenario.file)!r}"))]))
     return scenarios, broken
+
+
+def _name_owner(sharing: Sequence[Scenario]) -> Scenario:
+    """Of the scenarios sharing a name, the one that keeps it: the one whose file is called so, else the first.
+    The others are the duplicates (a file copied and renamed, its name left as it was)."""
+    return next((s for s in sharing if Path(s.file).stem == s.name), sharing[0])
+
+
+def _scenario_name_from(file: str) -> str:
+    name = re.sub(r"[^a-z0-9_.-]+", "_", Path(file).stem.lower()).strip("_.-")
+    return name or "scenario"
 
 
 def scenario_files(paths: Iterable[Path]) -> list[Path]:
@@ -354,32 +399,67 @@ def _explain(error: jsonschema.exceptions.ValidationError) -> str:
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         accepted = sorted(schema.get("properties", {}))
         extra = [k for k in error.instance if k not in accepted]
-        hints = []
-        for name in extra:
-            close = difflib.get_close_matches(str(name), accepted, n=1)
-            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        hints = [f"{name!r}{did_you_mean(str(name), accepted)}" for name in extra]
         return f"unknown key {', '.join(hints)}; accepted keys: {', '.join(accepted)}"
     if error.validator == "required":
         return f"{error.message}"
-    message = error.message
+    message = str(error.message)
     if len(message) > 200:
         message = message[:200] + "…"
     if schema.get("description") and error.validator in ("type", "enum", "pattern", "minimum", "maximum", "const"):
         message += f" (expected: {schema['description']})"
-    return message
+    return message + _quote_hint(error)
 
 
-def semantic_problems(document: Mapping[str, Any]) -> list[Problem]:
-    """What the schema cannot say: placeholders, config values, dialect-consistent expectations."""
+def _quote_hint(error: jsonschema.exceptions.ValidationError) -> str:
+    """YAML reads ``name: 503`` as a number and ``name: yes`` as a boolean: say how to keep it text."""
+    expected = error.validator_value if error.validator == "type" else None
+    wants_text = expected == "string" or (isinstance(expected, list) and "string" in expected)
+    value = error.instance
+    if not wants_text or not isinstance(value, (int, float, bool)):
+        return ""
+    key = next((str(part) for part in reversed(list(error.absolute_path)) if isinstance(part, str)), "the value")
+    if isinstance(value, bool):
+        return f"; YAML read it as a boolean: to keep it text, put it in quotes, e.g. {key}: \"{'true' if value else 'false'}\""
+    return f"; YAML read it as a number: to keep it text, put it in quotes: {key}: \"{value}\""
+
+
+def _overlaps(path: str, blamed: Sequence[str]) -> bool:
+    """Whether a schema problem was found at ``path``, inside it or around it (then its values are not checked)."""
+    for other in blamed:
+        if not other:
+            continue  # a problem with the file as a whole (a missing or unknown top-level key) leaves the parts readable
+        inner, outer = (other, path) if len(other) >= len(path) else (path, other)
+        if inner == outer or inner.startswith((outer + ".", outer + "[")):
+            return True
+    return False
+
+
+def semantic_problems(document: Any, blamed: Sequence[str] = ()) -> list[Problem]:
+    """What the schema cannot say: placeholders, config values, dialect-consistent expectations.
+
+    ``blamed`` are paths where the schema found problems: the values there are not checked again
+    (their shape is wrong), every other part is, so one run reports every problem.
+    """
+    if not isinstance(document, Mapping):
+        return []
     problems = list(_unknown_placeholders(document, ""))
     config = document.get("config") or {}
-    try:
-        settings_for(config, Settings())
-    except ConfigError as exc:
-        problems.append(Problem(f"config.{exc.key}" if exc.key else "config", exc.problem))
-    problems += _fault_problems(document.get("faults") or [])
-    dialect = (config.get("errors") or {}).get("dialect", "spotnana")
-    for i, step in enumerate(document.get("steps", [])):
+    config_ok = isinstance(config, Mapping) and not _overlaps("config", blamed)
+    if config_ok:
+        try:
+            settings_for(config, Settings())
+        except ConfigError as exc:
+            problems.append(Problem(f"config.{exc.key}" if exc.key else "config", exc.problem))
+    faults = document.get("faults") or []
+    if isinstance(faults, list):
+        problems += _fault_problems([None if _overlaps(f"faults[{i}]", blamed) else rule for i, rule in enumerate(faults)])
+    errors = config.get("errors") if config_ok else None
+    dialect = errors.get("dialect", "spotnana") if isinstance(errors, Mapping) else "spotnana"
+    steps = document.get("steps", [])
+    for i, step in enumerate(steps if isinstance(steps, list) else []):
+        if _overlaps(f"steps[{i}]", blamed) or not isinstance(step, Mapping):
+            continue
         expect = step.get("expect", {})
         request = step.get("request", {})
         if "error" in expect and dialect != RFC6749:
@@ -401,7 +481,8 @@ def semantic_problems(document: Mapping[str, Any]) -> list[Problem]:
 
 
 # Stand-ins for the placeholders while a rule is checked: the faults engine sees real-looking strings.
-_SAMPLE_VALUES = {"client_id": "scenario-client", "client_secret": "scenario-secret", "subject_token": "scenario-token"}
+_SAMPLE_VALUES = {"client_id": "scenario-client", "client_secret": "scenario-secret", "subject_token": "scenario-token",
+                  **{f"subject_token_{n}": f"scenario-token-{n}" for n in range(2, 10)}}
 
 
 def _fault_problems(rules: Sequence[Any]) -> list[Problem]:
@@ -409,6 +490,8 @@ def _fault_problems(rules: Sequence[Any]) -> list[Problem]:
     book = FaultBook()
     problems = []
     for i, rule in enumerate(rules):
+        if rule is None:  # its shape is already reported
+            continue
         try:
             book.arm(substitute_all(rule, _SAMPLE_VALUES))
         except FaultRuleError as exc:
@@ -480,6 +563,7 @@ def _build(document: Mapping[str, Any], source: str) -> Scenario:
         config=dict(document.get("config") or {}),
         faults=tuple(dict(f) for f in document.get("faults") or ()),
         file=source,
+        placeholders=frozenset(placeholders_used(document)),
     )
 
 
@@ -496,7 +580,7 @@ def _request(raw: Mapping[str, Any]) -> RequestSpec:
         set=tuple((k, _text(v)) for k, v in (raw.get("set") or {}).items()),
         repeat=repeat,
         headers=tuple((k, _text(v)) for k, v in (raw.get("headers") or {}).items()),
-        content_type=raw["content_type"] if "content_type" in raw else FORM_CONTENT_TYPE,
+        content_type=raw.get("content_type", FORM_CONTENT_TYPE),
         body=(json.dumps(raw["body"]) if isinstance(raw.get("body"), (dict, list)) else raw.get("body")),
         method=raw.get("method", "POST"),
     )
@@ -542,12 +626,17 @@ def _expect(raw: Mapping[str, Any]) -> Expectation:
     )
 
 
-def placeholder_values(client: ClientConfig | None, default_subject_token: str, **overrides: str | None) -> dict[str, str]:
-    """What ``${...}`` stands for: explicit overrides first, then the simulator's first client."""
+def placeholder_values(
+    client: ClientConfig | None, default_subject_token: str, *, more_subject_tokens: Sequence[str] = (),
+    **overrides: str | None,
+) -> dict[str, str]:
+    """What ``${...}`` stands for: explicit overrides first, then the simulator's first client.
+    ``more_subject_tokens`` fill ``${subject_token_2}``, ``${subject_token_3}``… in order."""
     values = {
         "client_id": client.client_id if client else "",
         "client_secret": client.client_secret if client else "",
         "subject_token": default_subject_token,
     }
+    values.update({subject_token_placeholder(n): token for n, token in enumerate(more_subject_tokens, start=2)})
     values.update({k: v for k, v in overrides.items() if v is not None})
     return values

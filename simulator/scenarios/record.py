@@ -1,10 +1,12 @@
 """``spotnana-sim record``: a simulator's journal turned into a scenario file that replays it.
 
 Each journal entry becomes a step with the whole form as sent (``request.form``) and the outcome as
-expectations (status, errorCode or error, user-detail call count). The journal holds secrets only
-redacted, so they come back as placeholders (``${client_secret}``, ``${subject_token}``) filled in at
-replay time, except where the recorded outcome shows the value was *wrong* (invalid client, rejected
-subject token): then a literal wrong value is written, so the replay fails the same way.
+expectations (status, errorCode or error, user-detail call count, and for an issued token the
+``email`` claim, so a replay that authenticates another user fails). The journal holds secrets only
+redacted, so they come back as placeholders filled in at replay time: ``${client_secret}``, and one
+variable per distinct subject token (``${subject_token}``, ``${subject_token_2}``…; the file's header
+says whose each was), except where the recorded outcome shows the value was *wrong* (invalid client,
+rejected subject token): then a literal wrong value is written, so the replay fails the same way.
 
 Fault rules that fired are copied from ``GET /_sim/faults`` when they are still listed there; a rule
 that is gone (used up and removed) cannot be recovered, and the file's header says which steps need it.
@@ -24,6 +26,7 @@ import yaml
 from spotnana_sim.core.protocol import FORM_CONTENT_TYPE
 from spotnana_sim.core.redaction import redact_url
 from spotnana_sim.harness.endpoint import MAX_BODY_BYTES
+from spotnana_sim.scenarios.loader import subject_token_placeholder
 
 # The rule fields of the fault contract (issue 3); anything else in a listed rule is bookkeeping.
 FAULT_FIELDS = (
@@ -36,6 +39,7 @@ WRONG_SECRET = "recorded-wrong-secret"
 REJECTED_SUBJECT_TOKEN = "recorded-rejected-subject-token"
 _RFC_ERROR = re.compile(r"[a-z][a-z_]*")
 _REDACTED_MARK = "…"
+_KEEP = "${subject_token}"
 
 
 class RecordError(Exception):
@@ -55,6 +59,7 @@ async def record(
     async with httpx.AsyncClient(base_url=url.rstrip("/"), headers=headers, timeout=30, transport=transport) as http:
         journal = await _get(http, "/_sim/journal", url)
         rules = await _get(http, "/_sim/faults", url, required=False)
+    assert journal is not None  # required: _get raised otherwise
     entries = list(journal.get("entries") or [])
     if not entries:
         raise RecordError(f"the journal at {redact_url(url)} is empty: send some token requests first")
@@ -101,8 +106,10 @@ def scenario_from_journal(
         notes.append(f"the journal had dropped {dropped} older entries; they are not in this file")
     steps = []
     uses_rfc = False
+    variables, users = _subject_variables(entries, main_client)
+    notes += users
     for i, entry in enumerate(entries):
-        step, rfc = _step(entry, main_client)
+        step, rfc = _step(entry, main_client, variables.get(i, "${subject_token}"))
         uses_rfc = uses_rfc or rfc
         steps.append(step)
         for fault_id in _fault_ids(entry):
@@ -125,6 +132,43 @@ def scenario_from_journal(
     return document, notes
 
 
+def _subject_token(entry: Mapping[str, Any]) -> str | None:
+    value = (entry.get("form") or {}).get("subject_token")
+    value = value[0] if isinstance(value, list) and value else value
+    return str(value) if value else None
+
+
+def _subject_variables(entries: Sequence[Mapping[str, Any]], main_client: str | None) -> tuple[dict[int, str], list[str]]:
+    """A placeholder per distinct subject token (by entry index), and header notes saying whose each was.
+
+    Tokens are only in the journal redacted (their last characters), so two tokens that end alike
+    are told apart by the email they were answered with, when the journal has it.
+    """
+    emails: dict[str, list[str]] = {}
+    for entry in entries:
+        token, email = _subject_token(entry), entry.get("email")
+        if token and email and email not in emails.setdefault(token, []):
+            emails[token].append(str(email))
+    users: list[tuple[str, str | None]] = []
+    variables: dict[int, str] = {}
+    for index, entry in enumerate(entries):
+        token = _subject_token(entry)
+        if not token or _value("subject_token", token, entry, main_client, _KEEP) != _KEEP:
+            continue  # written as a literal (empty, or a token that was rejected): no variable
+        known = emails.get(token, [])
+        user = (token, (entry.get("email") or known[0]) if len(known) > 1 else (known[0] if known else None))
+        if user not in users:
+            users.append(user)
+        variables[index] = "${" + subject_token_placeholder(users.index(user) + 1) + "}"
+    notes = []
+    if len(users) > 1:
+        for number, (token, email) in enumerate(users, start=1):
+            whose = f"the token of {email}" if email else "a token whose user the journal does not name"
+            notes.append(f"${{{subject_token_placeholder(number)}}} is {whose} (it ended {token!r}); "
+                         f"pass it as --subject-token number {number}")
+    return variables, notes
+
+
 def _most_frequent_client(entries: Sequence[Mapping[str, Any]]) -> str | None:
     counts = Counter(e.get("client_id") for e in entries if e.get("client_id"))
     return counts.most_common(1)[0][0] if counts else None
@@ -135,7 +179,7 @@ def _fault_ids(entry: Mapping[str, Any]) -> list[str]:
     return [str(i) for i in ids if i]
 
 
-def _step(entry: Mapping[str, Any], main_client: str | None) -> tuple[dict[str, Any], bool]:
+def _step(entry: Mapping[str, Any], main_client: str | None, subject_variable: str) -> tuple[dict[str, Any], bool]:
     code = entry.get("error_code")
     form = entry.get("form") or {}
     request: dict[str, Any] = {}
@@ -151,7 +195,7 @@ def _step(entry: Mapping[str, Any], main_client: str | None) -> tuple[dict[str, 
         request["content_type"] = content_type
         request["body"] = ""
     else:
-        request["form"] = {k: _values(k, v, entry, main_client) for k, v in form.items()}
+        request["form"] = {k: _values(k, v, entry, main_client, subject_variable) for k, v in form.items()}
     expect: dict[str, Any] = {}
     rfc = False
     fault = entry.get("connection_fault")
@@ -165,6 +209,10 @@ def _step(entry: Mapping[str, Any], main_client: str | None) -> tuple[dict[str, 
             rfc = bool(_RFC_ERROR.fullmatch(str(code)))
             expect["error" if rfc else "errorCode"] = code
         expect["user_detail_calls"] = len(entry.get("user_detail_calls") or [])
+        if entry.get("status") == 200 and entry.get("email"):
+            # The user the token was issued for: a replay that authenticates someone else must fail.
+            # Profiles match emails case-insensitively (modeled), so the claim is compared that way too.
+            expect["claims"] = {"email": {"matches": f"^(?i:{re.escape(str(entry['email']))})$"}}
     step: dict[str, Any] = {"name": f"journal entry {entry.get('id', '?')}"}
     if request:
         step["request"] = request
@@ -172,14 +220,14 @@ def _step(entry: Mapping[str, Any], main_client: str | None) -> tuple[dict[str, 
     return step, rfc
 
 
-def _values(name: str, value: Any, entry: Mapping[str, Any], main_client: str | None) -> Any:
+def _values(name: str, value: Any, entry: Mapping[str, Any], main_client: str | None, subject_variable: str) -> Any:
     if isinstance(value, list):
-        mapped = [_value(name, v, entry, main_client) for v in value]
+        mapped = [_value(name, v, entry, main_client, subject_variable) for v in value]
         return mapped[0] if len(mapped) == 1 else mapped
-    return _value(name, value, entry, main_client)
+    return _value(name, value, entry, main_client, subject_variable)
 
 
-def _value(name: str, value: Any, entry: Mapping[str, Any], main_client: str | None) -> str:
+def _value(name: str, value: Any, entry: Mapping[str, Any], main_client: str | None, subject_variable: str) -> str:
     text = str(value)
     code = entry.get("error_code")
     if name == "client_id":
@@ -196,7 +244,7 @@ def _value(name: str, value: Any, entry: Mapping[str, Any], main_client: str | N
         calls = entry.get("user_detail_calls") or []
         if code in REJECTED_TOKEN_CODES and not any(c.get("fault_id") for c in calls):
             return REJECTED_SUBJECT_TOKEN
-        return "${subject_token}"
+        return subject_variable
     return text
 
 
@@ -211,7 +259,8 @@ def _scenario_name(name: str) -> str:
 
 def render(document: Mapping[str, Any], notes: Sequence[str]) -> str:
     header = ["# Recorded by `spotnana-sim record`. Secrets are placeholders: ${client_id}, ${client_secret},",
-              "# ${subject_token} are filled in by `spotnana-sim replay` (flags --client-id, --client-secret, --subject-token)."]
+              "# ${subject_token} (${subject_token_2}… for more users) are filled in by `spotnana-sim replay`",
+              "# (flags --client-id, --client-secret, and --subject-token once per user, in order)."]
     header += [f"# note: {note}" for note in notes]
     body = yaml.safe_dump(dict(document), sort_keys=False, allow_unicode=True, width=120)
     return "\n".join(header) + "\n" + body

@@ -26,6 +26,7 @@ from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Confi
 from spotnana_sim.core.tokens import KeySet
 from spotnana_sim.core.user_detail import UserDetailHttp, UserDetailResponse
 from spotnana_sim.harness.faults import FaultRuleError
+from spotnana_sim.kit.connection_failure import REFUSED, classify, explain
 from spotnana_sim.scenarios.judge import Observed, check_step
 from spotnana_sim.scenarios.loader import (
     MODELED,
@@ -34,6 +35,7 @@ from spotnana_sim.scenarios.loader import (
     ScenarioError,
     placeholder_values,
     settings_for,
+    subject_token_placeholder,
     substitute_all,
 )
 from spotnana_sim.server.inprocess import build_in_process
@@ -54,11 +56,33 @@ class ScenarioResult:
 
 @dataclass(frozen=True)
 class Credentials:
-    """What ``--client-id/--client-secret/--subject-token`` set; None leaves the runner's default."""
+    """What ``--client-id/--client-secret/--subject-token`` set; None leaves the runner's default.
+
+    ``more_subject_tokens`` are the 2nd, 3rd… ``--subject-token``: they fill ``${subject_token_2}``…
+    With no subject token given at all, those are the embedded demo users' tokens (grace, linus).
+    """
 
     client_id: str | None = None
     client_secret: str | None = None
     subject_token: str | None = None
+    more_subject_tokens: tuple[str, ...] = ()
+
+    def subject_tokens_after_the_first(self) -> tuple[str, ...]:
+        if self.subject_token is not None or self.more_subject_tokens:
+            return self.more_subject_tokens
+        from spotnana_sim.reference.demo_users import DEMO_USERS
+
+        return tuple(DEMO_USERS)[1:]
+
+
+def _unfilled(scenario: Scenario, values: Mapping[str, str]) -> ScenarioResult | None:
+    missing = scenario.unfilled(values)
+    if not missing:
+        return None
+    users = max([1] + [int(name.rsplit("_", 1)[1]) for name in scenario.placeholders if name.startswith("subject_token_")])
+    return ScenarioResult(scenario.name, scenario.file, ERROR,
+                          f"uses {', '.join(missing)}, which nothing fills: pass --subject-token once per user "
+                          f"({users} times, in the order of the placeholders)")
 
 
 class Runner(Protocol):
@@ -144,10 +168,13 @@ class InProcessRunner:
         simulator.verifier.http = capture
         client = simulator.clients.get(self.credentials.client_id or "") or next(iter(simulator.clients.all()), None)
         values = placeholder_values(
-            client, DEMO_SUBJECT_TOKEN,
+            client, DEMO_SUBJECT_TOKEN, more_subject_tokens=self.credentials.subject_tokens_after_the_first(),
             client_id=self.credentials.client_id, client_secret=self.credentials.client_secret,
             subject_token=self.credentials.subject_token,
         )
+        unfilled = _unfilled(scenario, values)
+        if unfilled is not None:
+            return unfilled
         for i, rule in enumerate(scenario.faults):
             try:
                 simulator.faults.arm(substitute_all(rule, values))
@@ -216,6 +243,7 @@ class TargetRunner:
         self.include_modeled = include_modeled
         self.transport = transport
         self.control: TargetControl | None = None
+        self.lost: str | None = None  # the target stopped answering: why (the scenarios left are not run)
         self._ssl: ssl.SSLContext | None = None  # built once: loading the CA store is the slow part of a client
 
     def values(self) -> dict[str, str]:
@@ -226,6 +254,7 @@ class TargetRunner:
             "client_id": c.client_id or DEMO_CLIENT_ID,
             "client_secret": c.client_secret or DEMO_CLIENT_SECRET,
             "subject_token": c.subject_token or DEMO_SUBJECT_TOKEN,
+            **{subject_token_placeholder(n): token for n, token in enumerate(c.subject_tokens_after_the_first(), start=2)},
         }
 
     def _client(self) -> httpx.AsyncClient:
@@ -233,12 +262,19 @@ class TargetRunner:
             self._ssl = ssl.create_default_context()
         return httpx.AsyncClient(base_url=self.target, timeout=TARGET_TIMEOUT, transport=self.transport, verify=self._ssl)
 
+    async def connect(self) -> TargetControl:
+        """Probe the target once, before any scenario: raises :class:`TargetUnreachable` saying why."""
+        if self.control is None:
+            async with self._client() as http:
+                self.control = await self.probe(http)
+        return self.control
+
     async def probe(self, http: httpx.AsyncClient) -> TargetControl:
         """The journal is what every controlled scenario needs, so it is what is probed."""
         try:
             response = await http.get("/_sim/journal", headers=self.admin_headers)
         except httpx.HTTPError as exc:
-            raise TargetUnreachable(f"{redact_url(self.target)} did not answer ({type(exc).__name__}: {exc})") from None
+            raise TargetUnreachable(self._unreachable(exc)) from None
         if response.status_code == 200:
             return TargetControl(True)
         if response.status_code in (401, 403):
@@ -262,7 +298,16 @@ class TargetRunner:
                 return "modeled outcome (Spotnana does not document it); --include-modeled runs it anyway"
         return None
 
+    def _unreachable(self, exc: httpx.HTTPError) -> str:
+        if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+            failure = classify(exc, connect_timeout=isinstance(exc, httpx.ConnectTimeout))
+            hint = "; is the server running? (start a simulator with: spotnana-sim serve)" if failure.kind == REFUSED else ""
+            return f"{redact_url(self.target)}: {explain(failure, self.target)}{hint}"
+        return f"{redact_url(self.target)} did not answer ({type(exc).__name__}: {exc})"
+
     async def run(self, scenario: Scenario) -> ScenarioResult:
+        if self.lost:
+            return ScenarioResult(scenario.name, scenario.file, SKIPPED, f"not run: {self.lost}")
         async with self._client() as http:
             try:
                 if self.control is None:
@@ -272,7 +317,11 @@ class TargetRunner:
                     return ScenarioResult(scenario.name, scenario.file, SKIPPED, reason)
                 return await self._run(scenario, http, self.control.admin)
             except TargetUnreachable as exc:
+                self.lost = str(exc)
                 return ScenarioResult(scenario.name, scenario.file, ERROR, str(exc))
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                self.lost = f"the target stopped answering: {self._unreachable(exc)}"
+                return ScenarioResult(scenario.name, scenario.file, ERROR, self.lost)
             except httpx.HTTPError as exc:
                 return ScenarioResult(scenario.name, scenario.file, ERROR, f"talking to {redact_url(self.target)}: {type(exc).__name__}: {exc}")
 
@@ -281,6 +330,9 @@ class TargetRunner:
 
     async def _run(self, scenario: Scenario, http: httpx.AsyncClient, admin: bool) -> ScenarioResult:
         values = self.values()
+        unfilled = _unfilled(scenario, values)
+        if unfilled is not None:
+            return unfilled
         if admin:
             await self._admin(http, "POST", "/_sim/reset")
         try:
@@ -385,6 +437,6 @@ def replay(scenarios: Sequence[Scenario], runner: Runner) -> list[ScenarioResult
 
 
 __all__ = [
-    "Credentials", "InProcessRunner", "ScenarioResult", "TargetRunner", "broken_results", "exit_status",
+    "Credentials", "InProcessRunner", "ScenarioResult", "TargetRunner", "TargetUnreachable", "broken_results", "exit_status",
     "format_table", "junit_xml", "replay", "run_all", "write_junit",
 ]

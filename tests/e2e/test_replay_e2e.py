@@ -85,11 +85,40 @@ async def test_include_modeled_runs_modeled_scenarios_against_a_bare_target() ->
     assert result.outcome == "failed"  # the bare app accepts repeated fields: drift is reported, not hidden
 
 
-async def test_an_unreachable_target_is_an_error_per_scenario() -> None:
+async def test_a_target_that_goes_away_is_one_error_and_the_rest_are_not_run() -> None:
     with ServerThread(bare_token_app()) as gone:
         url = gone.url
-    [result] = await run_all(TargetRunner(url), [load_scenario(shipped_scenarios_dir() / "missing_scope.yaml")])
-    assert result.outcome == ERROR and "did not answer" in result.why
+    library = shipped_scenarios_dir()
+    scenarios = [load_scenario(library / f"{name}.yaml") for name in ("missing_scope", "missing_client_id", "wrong_scope")]
+    first, *rest = await run_all(TargetRunner(url), scenarios)
+    assert first.outcome == ERROR and "nothing listens at 127.0.0.1:" in first.why and "connection refused" in first.why
+    assert [r.outcome for r in rest] == [SKIPPED, SKIPPED]
+    assert all(r.why.startswith("not run: ") for r in rest)
+
+
+def test_replay_against_an_unreachable_target_is_one_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with ServerThread(bare_token_app()) as gone:
+        url = gone.url
+    assert cli.main(["replay", "--target", url]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no table of 51 identical rows
+    [line] = captured.err.strip().splitlines()
+    assert line.startswith("spotnana-sim: error: --target: ") and "nothing listens at" in line
+    assert "spotnana-sim serve" in line
+
+    assert cli.main(["replay", "--target", "http://spotnana-sim-test.invalid:8080"]) == 2
+    assert "the name 'spotnana-sim-test.invalid' does not resolve" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix", ["/v2/auth/oauth2-token", "/v2/auth/oauth2-token/", "/_sim/journal"])
+def test_replay_given_the_token_path_says_to_give_the_base_url(
+    suffix: str, simulator_url: str, capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["replay", "--target", simulator_url + suffix]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    [line] = captured.err.strip().splitlines()
+    assert f"--target {simulator_url} " in line and "give the server's base URL" in line
 
 
 async def test_credentials_from_flags_reach_the_target() -> None:
@@ -160,3 +189,38 @@ def test_record_refuses_to_overwrite_and_explains_a_missing_admin_api(tmp_path: 
         assert cli.main(["record", "--from", bare.url, "--out", str(tmp_path / "y.yaml")]) == 2
     assert "has no simulator admin API (GET /_sim/journal answered 404)" in capsys.readouterr().err
     assert existing.read_text() == "keep me"
+
+
+def test_record_keeps_each_users_token_distinct_and_checks_whose_token_was_issued(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "two-users.yaml"
+    with running_simulator() as (server, _):
+        with httpx.Client(base_url=server.url) as http:
+            answers = [http.post(TOKEN_URL, data={**EXCHANGE, "subject_token": token})
+                       for token in ("demo-token-ada", "demo-token-grace", "demo-token-ada")]
+        assert [a.status_code for a in answers] == [200, 200, 200]
+        assert cli.main(["record", "--from", server.url, "--out", str(out)]) == 0
+    text = out.read_text()
+    scenario = load_scenario(out)
+    forms = [dict(step.request.form or ()) for step in scenario.steps]
+    assert [form["subject_token"] for form in forms] == ["${subject_token}", "${subject_token_2}", "${subject_token}"]
+    assert [dict(step.expect.claims)["email"] for step in scenario.steps] == [
+        {"matches": r"^(?i:ada@example\.com)$"}, {"matches": r"^(?i:grace@example\.com)$"}, {"matches": r"^(?i:ada@example\.com)$"},
+    ]
+    assert "# note: ${subject_token} is the token of ada@example.com" in text
+    assert "# note: ${subject_token_2} is the token of grace@example.com" in text
+    assert "demo-token" not in text
+    capsys.readouterr()
+
+    # In-process, unfilled user tokens are the demo users in order (ada, grace): the same users again.
+    assert cli.main(["replay", str(out)]) == 0
+    # Given in the same order: passes; swapped, each step authenticates the other user and fails on the email claim.
+    assert cli.main(["replay", str(out), "--subject-token", "demo-token-ada", "--subject-token", "demo-token-grace"]) == 0
+    capsys.readouterr()
+    assert cli.main(["replay", str(out), "--subject-token", "demo-token-grace", "--subject-token", "demo-token-ada"]) == 1
+    table = capsys.readouterr().out
+    assert "claim email: expected to match /^(?i:ada@example\\.com)$/, got 'grace@example.com'" in table
+    # One token given for two users: the second is not guessed.
+    assert cli.main(["replay", str(out), "--subject-token", "demo-token-ada"]) == 1
+    assert "uses ${subject_token_2}, which nothing fills: pass --subject-token once per user (2 times" in capsys.readouterr().out
