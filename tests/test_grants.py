@@ -94,7 +94,7 @@ def test_refresh_token_grant_is_not_supported_because_spotnana_documents_none() 
 
 def test_wrong_subject_token_type_names_the_accepted_urn() -> None:
     with pytest.raises(ValidationFailed) as caught:
-        validate(form_of({**EXCHANGE, "subject_token_type": "urn:ietf:params:oauth:token-type:jwt"}))
+        validate(form_of({**EXCHANGE, "subject_token_type": "urn:ietf:params:oauth:token-type:id_token"}))
     assert caught.value.field == "subject_token_type" and ACCESS_TOKEN_TYPE in caught.value.message
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from spotnana_sim.core.config_file import load_settings
 from spotnana_sim.core.errors import DIALECTS
 from spotnana_sim.core.overrides import CONFIG_VARIABLE, apply_overrides, environment_name, overrides_from_environment
-from spotnana_sim.core.settings import Settings
+from spotnana_sim.core.settings import IDENTITY_MODELS, Settings
 
 EXIT_USAGE = 2
 
@@ -28,6 +28,12 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
                         help="PEM bundle of the CA that signed the user-detail API's certificate, for every client")
     parser.add_argument("--user-detail-insecure", action="store_true",
                         help="do not verify the user-detail API's TLS certificate (the banner and every journal entry say so)")
+    parser.add_argument("--identity", choices=IDENTITY_MODELS,
+                        help="how every client's users are identified: user-detail (model A, the default) or jwt "
+                             "(model B: a partner-signed RS256 JWT as subject_token)")
+    parser.add_argument("--jwks-url", metavar="URL",
+                        help="the partner's JWKS, for every client (implies --identity jwt); without it a jwt client "
+                             "verifies against keys registered through the partner-public-keys API")
     parser.add_argument("--client", action="append", default=[], metavar="ID:SECRET", help="a client (repeatable)")
     parser.add_argument("--profile", action="append", default=[], metavar="EMAIL", help="a Spotnana profile email (repeatable)")
     parser.add_argument("--email-field", metavar="PATH", help="dotted path of the email in the user-detail answer (default user.email)")
@@ -49,6 +55,8 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] | No
         user_detail_url=args.user_detail_url,
         user_detail_ca=args.user_detail_ca,
         user_detail_insecure=args.user_detail_insecure,
+        identity=args.identity,
+        jwks_url=args.jwks_url,
         clients=args.client,
         profiles=args.profile,
         email_field=args.email_field,
@@ -57,4 +65,6 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] | No
         admin_token=getattr(args, "admin_token", None),
         admin_hosts=getattr(args, "admin_host", None) or (),
         forwarded_allow_ips=getattr(args, "forwarded_allow_ips", None),
+        embed_origins=getattr(args, "embed_origin", None) or (),
+        embed_port=getattr(args, "embed_port", None),
     )

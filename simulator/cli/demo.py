@@ -10,8 +10,14 @@ from collections.abc import Callable
 from typing import Any
 
 from spotnana_sim.cli.common import CommandError, add_settings_arguments, settings_from_args
-from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, OPENID_SCOPE, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
-from spotnana_sim.core.settings import Settings
+from spotnana_sim.core.protocol import (
+    ACCESS_TOKEN_TYPE,
+    JWT_TOKEN_TYPE,
+    OPENID_SCOPE,
+    TOKEN_ENDPOINT_PATH,
+    TOKEN_EXCHANGE_GRANT,
+)
+from spotnana_sim.core.settings import JWT_IDENTITY, Settings
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,6 +48,16 @@ async def _demo(settings: Settings, out: Callable[[str], None]) -> int:
 
     sim = build_in_process(settings)
     client = next(iter(sim.simulator.clients.all()))
+    subject_token, token_type = DEMO_SUBJECT_TOKEN, ACCESS_TOKEN_TYPE
+    if client.identity == JWT_IDENTITY:
+        # Model B: the reference partner identity provider signs the subject token; without a JWKS URL
+        # its key is registered for the client's company, as the partner-public-keys API would.
+        from spotnana_sim.reference.partner_idp import PartnerIdentityProvider
+
+        idp = PartnerIdentityProvider(clock=sim.simulator.clock.now)
+        if not client.jwks_url:
+            sim.simulator.partner_keys.register(client.org_id, {"keyType": "JWKS", "jwks": idp.jwks()})
+        subject_token, token_type = idp.sign_for("ada"), JWT_TOKEN_TYPE
     try:
         async with sim.client() as http:
             response = await http.post(
@@ -50,15 +66,16 @@ async def _demo(settings: Settings, out: Callable[[str], None]) -> int:
                     "grant_type": TOKEN_EXCHANGE_GRANT,
                     "client_id": client.client_id,
                     "client_secret": client.client_secret,
-                    "subject_token": DEMO_SUBJECT_TOKEN,
-                    "subject_token_type": ACCESS_TOKEN_TYPE,
+                    "subject_token": subject_token,
+                    "subject_token_type": token_type,
                     "scope": OPENID_SCOPE,
                 },
             )
     finally:
         await sim.aclose()
     body = response.json()
-    out(f"POST {TOKEN_EXCHANGE_GRANT} as {client.client_id} for subject token {DEMO_SUBJECT_TOKEN}")
+    shown = _shorten_token("subject_token", subject_token)
+    out(f"POST {TOKEN_EXCHANGE_GRANT} as {client.client_id} (identity {client.identity}) for subject token {shown}")
     out(f"-> {response.status_code}")
     out(json.dumps({k: _shorten_token(k, v) for k, v in body.items()}, indent=2, ensure_ascii=False))
     if response.status_code != 200:

@@ -1,11 +1,12 @@
-"""The partner API clients the simulator knows, and how a request proves it is one of them."""
+"""The partner API clients the simulator knows, how a request proves it is one of them, and the
+API-user lifecycle (rotate, revoke) that retires a client's secret and tokens at once (FACTS §6)."""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable
+import secrets
 from dataclasses import replace
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 from spotnana_sim.core.errors import GrantNotAllowed, InvalidClient
 from spotnana_sim.core.settings import ClientConfig
@@ -15,7 +16,13 @@ _DUMMY_SECRET = b"spotnana-sim-no-such-client-secret-padding"
 
 
 class ClientRegistry:
-    """Clients from configuration plus runtime additions (admin API); ``reset`` drops the additions."""
+    """Clients from configuration plus runtime changes (admin API, API-user endpoints); ``reset``
+    drops the changes.
+
+    Tokens are stateless: each carries its client's credential *generation* (claim ``gen``), which
+    rotating or revoking the client moves on, so a token of an older generation is refused from then
+    on. Generations live in this process: simulators sharing a key file rotate separately.
+    """
 
     def __init__(self, clients: Iterable[ClientConfig]) -> None:
         self._initial = {c.client_id: c for c in clients}
@@ -23,6 +30,8 @@ class ClientRegistry:
 
     def reset(self) -> None:
         self._clients = dict(self._initial)
+        self._generations: dict[str, int] = {}
+        self._revoked: set[str] = set()
 
     def all(self) -> list[ClientConfig]:
         return list(self._clients.values())
@@ -42,9 +51,37 @@ class ClientRegistry:
         client = self._clients.get(client_id)
         expected = client.client_secret.encode() if client else _DUMMY_SECRET
         secret_matches = hmac.compare_digest(expected, client_secret.encode())
-        if client is None or not secret_matches:
-            # One message for both, as an authorization server should not reveal which ids exist.
+        if client is None or not secret_matches or client_id in self._revoked:
+            # One message for all, as an authorization server should not reveal which ids exist.
             raise InvalidClient("client authentication failed: unknown client_id or wrong client_secret")
         if grant_type not in client.grants:
             raise GrantNotAllowed(f"client {client_id!r} is not allowed the grant {grant_type!r}")
         return client
+
+    # ------------------------------------------------------------------ API users (FACTS §6)
+
+    def generation(self, client_id: str) -> int:
+        return self._generations.get(client_id, 0)
+
+    def is_revoked(self, client_id: str) -> bool:
+        return client_id in self._revoked
+
+    def rotate(self, client_id: str) -> str:
+        """A new secret for the client: the old one, and every token issued with it, stop working now."""
+        secret = secrets.token_urlsafe(32)
+        self.update(client_id, client_secret=secret)
+        self._generations[client_id] = self.generation(client_id) + 1
+        self._revoked.discard(client_id)
+        return secret
+
+    def revoke(self, client_id: str) -> None:
+        """Every token of the client stops working, and its secret too, until it is rotated."""
+        self._generations[client_id] = self.generation(client_id) + 1
+        self._revoked.add(client_id)
+
+    def token_is_current(self, claims: Mapping[str, Any]) -> bool:
+        """Whether a verified token's client still exists and its generation is the client's current one."""
+        client_id = claims.get("client_id")
+        if not isinstance(client_id, str) or client_id not in self._clients or client_id in self._revoked:
+            return False
+        return claims.get("gen", 0) == self.generation(client_id)

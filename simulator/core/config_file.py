@@ -11,6 +11,8 @@ The file layout (``examples/simulator.toml`` is a full commented example)::
     [errors]     dialect = "spotnana" | "rfc6749"
     [errors.modeled.<row key>]   status = 404, errorCode = "PROFILE_MISSING"   (modeled rows only)
     [journal]    size
+    [embed]      allowed_origins, port, handshake_timeout, token_check_interval, request_target,
+                 check_refresh_token   (the stand-in embedded app)
 
     [[clients]]  id, secret, grants, user_detail_url, email_field, timeout, ca_file
     [[faults]]   fault rules, validated by spotnana_sim.core.fault_rules
@@ -23,6 +25,7 @@ so it accepts exactly what a ``[[clients]]`` table accepts, with the same messag
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -31,8 +34,10 @@ from types import MappingProxyType
 from typing import Any
 
 from spotnana_sim.core import validators as value_checks
+from spotnana_sim.core.embed_config import EmbedConfig
 from spotnana_sim.core.errors import ERROR_TABLE
 from spotnana_sim.core.fault_rules import FaultRuleError, check_rules
+from spotnana_sim.core.partner_jwt import PartnerKey
 from spotnana_sim.core.settings import (
     ClientConfig,
     ConfigError,
@@ -76,6 +81,7 @@ def load_settings(path: Path) -> Settings:
 
 _TOP_LEVEL_KEYS = (
     "server", "tokens", "user_detail", "rate_limit", "errors", "journal", "profiles", "clients", "faults",
+    "embed",
 )
 _SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "server": ("host", "port", "admin_token", "admin_hosts", "forwarded_allow_ips"),
@@ -84,8 +90,13 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "journal": ("size",),
     "user_detail": ("max_body_bytes", "rejecting_statuses", "email_match", "verify_tls", "connection_limit"),
     "rate_limit": ("requests", "per_seconds"),
+    "embed": ("allowed_origins", "port", "handshake_timeout", "token_check_interval", "request_target",
+              "check_refresh_token"),
 }
-CLIENT_KEYS = ("id", "secret", "grants", "user_detail_url", "email_field", "timeout", "ca_file", "org_id", "role")
+CLIENT_KEYS = (
+    "id", "secret", "grants", "user_detail_url", "email_field", "timeout", "ca_file", "org_id", "role",
+    "identity", "jwks_url", "audience", "issuer", "email_claim", "leeway", "subject_token_types", "keys", "jwks_file",
+)
 
 
 class _Loader:
@@ -123,6 +134,7 @@ class _Loader:
         if "size" in journal:
             values["journal_size"] = _check(value_checks.positive_count, journal["size"], "journal.size", self.source)
         values["faults"] = self.faults(document.get("faults", []))
+        values["embed"] = self.embed(self.section(document, "embed"))
         return Settings(**values)
 
     def check_keys(self, table: Mapping[str, Any], accepted: Sequence[str], prefix: str, where: str) -> None:
@@ -143,6 +155,20 @@ class _Loader:
             "verify_tls": value_checks.boolean,
             "connection_limit": value_checks.connection_limit,
         }))
+
+    def embed(self, table: Mapping[str, Any]) -> EmbedConfig:
+        values = self.checked(table, "embed", {
+            "allowed_origins": value_checks.origins,
+            "port": value_checks.port,
+            "handshake_timeout": value_checks.handshake_timeout,
+            "token_check_interval": value_checks.token_check_interval,
+            "request_target": value_checks.request_target,
+            "check_refresh_token": value_checks.boolean,
+        })
+        try:
+            return EmbedConfig(**values)
+        except ValueError as exc:  # every key was checked above; this is a backstop with the same rules
+            raise self.fail("embed", str(exc)) from None
 
     def checked(self, table: Mapping[str, Any], prefix: str, checks: Mapping[str, Callable[[Any], Any]]) -> dict[str, Any]:
         """The keys of ``table`` that ``checks`` names, each run through its check (errors name ``prefix.key``)."""
@@ -284,9 +310,21 @@ def client_from_table(
         "ca_file": ("ca_file", lambda value: _path(value, folder or Path.cwd())),
         "org_id": ("org_id", value_checks.org_id),
         "role": ("role", value_checks.role),
+        "identity": ("identity", value_checks.identity),
+        "jwks_url": ("jwks_url", value_checks.http_url),
+        "audience": ("audience", value_checks.nonempty_string),
+        "issuer": ("jwt_issuer", value_checks.nonempty_string),
+        "email_claim": ("email_claim", value_checks.email_field),
+        "leeway": ("jwt_leeway", value_checks.leeway),
+        "subject_token_types": ("subject_token_types", value_checks.subject_token_types),
     }
     values = {attr: _check(check, table[name], prefix + name, source)
               for name, (attr, check) in checks.items() if name in table}
+    keys = [*_public_jwks(table.get("keys", []), prefix + "keys", source)]
+    if "jwks_file" in table:
+        keys += _jwks_file(table["jwks_file"], prefix + "jwks_file", source, folder or Path.cwd())
+    if keys:
+        values["keys"] = tuple(keys)
     if base is not None:
         values.pop("client_id")
         return replace(base, **values)
@@ -298,3 +336,28 @@ def _check(validate: Callable[[Any], Any], value: Any, key: str, source: str | N
         return validate(value)
     except value_checks.Invalid as exc:
         raise ConfigError(key, str(exc), source) from None
+
+
+def _public_jwks(value: Any, key: str, source: str | None) -> list[dict[str, Any]]:
+    """Public RSA signing keys to register at start: each checked as the keys API checks a POST."""
+    if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
+        raise ConfigError(key, f"must be an array of JWK tables ([[clients.keys]]), got {value_checks.shown(value)}", source)
+    for index, jwk in enumerate(value):
+        try:
+            PartnerKey.from_jwk(jwk, "config", strict=True)
+        except ValueError as exc:
+            raise ConfigError(f"{key}[{index}]", str(exc), source) from None
+    return [dict(jwk) for jwk in value]
+
+
+def _jwks_file(value: Any, key: str, source: str | None, folder: Path) -> list[dict[str, Any]]:
+    path = _path(value, folder)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(key, f"cannot read {path}: {exc.strerror or exc}", source) from None
+    except ValueError as exc:
+        raise ConfigError(key, f"{path} is not JSON: {exc}", source) from None
+    if not isinstance(document, Mapping) or not isinstance(document.get("keys"), list):
+        raise ConfigError(key, f'{path} must be a JWKS: {{"keys": [...]}}', source)
+    return _public_jwks(document["keys"], f"{key} keys", source)

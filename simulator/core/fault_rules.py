@@ -11,7 +11,6 @@ naming the path inside the rule and what is accepted. How rules fire lives in ``
 from __future__ import annotations
 
 import copy
-import difflib
 import json
 import math
 import random
@@ -22,25 +21,50 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spotnana_sim.core.redaction import redact
-from spotnana_sim.core.validators import ConfigError
+from spotnana_sim.core.validators import ConfigError, did_you_mean
 
 TOKEN_ENDPOINT = "token-endpoint"
 USER_DETAIL = "user-detail"
-TARGETS = (TOKEN_ENDPOINT, USER_DETAIL)
+PARTNER_JWKS = "partner-jwks"  # model B: what the partner's JWKS URL answers
+EMBED = "embed"  # the stand-in embedded app (server/embed.py): how it behaves, not what it answers
+TARGETS = (TOKEN_ENDPOINT, USER_DETAIL, PARTNER_JWKS, EMBED)
 CONNECTION_FAULTS = ("reset", "empty", "truncated", "malformed_json", "random_bytes")
 ALWAYS = "always"
 MAX_DELAY_SECONDS = 300.0  # a longer "slow answer" is a hung test, not a fault
 # user_detail shorthands given as a plain string; {"email": ...}, {"redirect": ...}, {"html_error": status} as objects.
 USER_DETAIL_WORDS = ("timeout", "unreachable", "no_email", "not_json", "html_error", "oversized")
 USER_DETAIL_OBJECTS = ("email", "redirect", "html_error")
+# partner_jwks shorthands: no answer in time, none at all, not JSON, a JWKS of other keys, a JWKS of no keys.
+PARTNER_JWKS_WORDS = ("timeout", "unreachable", "not_json", "keys_swapped", "no_keys")
+# embed: the app refuses a valid token; it sends TOKEN_EXCHANGE_REQUEST after `delay` seconds; it sends it twice.
+REFUSE_TOKEN, REQUEST_LATE, REQUEST_TWICE = "refuse_token", "request_late", "request_twice"
+EMBED_FAULTS = (REFUSE_TOKEN, REQUEST_LATE, REQUEST_TWICE)
 
 _COMMON_KEYS = ("id", "target", "description", "match", "times", "after", "probability", "seed", "delay", "response")
 _KEYS = {
     TOKEN_ENDPOINT: _COMMON_KEYS + ("connection", "expires_in", "expired"),
     USER_DETAIL: _COMMON_KEYS + ("user_detail",),
+    PARTNER_JWKS: _COMMON_KEYS + ("partner_jwks",),
+    EMBED: (*(key for key in _COMMON_KEYS if key != "response"), "embed"),
 }
-_MATCH_KEYS = {TOKEN_ENDPOINT: ("client_id", "subject_token", "grant_type"), USER_DETAIL: ("client_id", "subject_token")}
-_RESPONSE_KEYS = {TOKEN_ENDPOINT: ("status", "errorCode", "headers", "body"), USER_DETAIL: ("status", "headers", "body")}
+_MATCH_KEYS = {
+    TOKEN_ENDPOINT: ("client_id", "subject_token", "grant_type"),
+    USER_DETAIL: ("client_id", "subject_token"),
+    PARTNER_JWKS: ("url",),
+    EMBED: ("org_id", "client_id"),  # org_id: the iframe URL's orgId; client_id: the token's client (refuse_token)
+}
+_RESPONSE_KEYS = {
+    TOKEN_ENDPOINT: ("status", "errorCode", "headers", "body"),
+    USER_DETAIL: ("status", "headers", "body"),
+    PARTNER_JWKS: ("status", "headers", "body"),
+}
+# What a rule of each target must do at least one of.
+_ACTIONS = {
+    TOKEN_ENDPOINT: "response, delay, connection, expires_in, expired",
+    USER_DETAIL: "response, delay, user_detail",
+    PARTNER_JWKS: "response, delay, partner_jwks",
+    EMBED: "embed",
+}
 _READ_ONLY_KEYS = ("remaining", "fired", "matched")  # in a listing; accepted and ignored so a listed rule can be re-posted
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -105,6 +129,8 @@ class Rule:
     expires_in: int | None = None
     expired: bool = False
     user_detail: tuple[str, Any] | None = None  # (kind, value): "response" or a shorthand
+    partner_jwks: tuple[str, Any] | None = None  # (kind, value): "response" or a shorthand
+    embed: str | None = None  # one of EMBED_FAULTS
     spec: Mapping[str, Any] = field(default_factory=dict)
 
     def matches(self, values: Mapping[str, str | None]) -> bool:
@@ -133,8 +159,7 @@ def _check_keys(value: Any, path: str, accepted: tuple[str, ...], what: str, ign
         raise _fail(path, f"{what} must be an object, got {_shown(value)}")
     for key in value:
         if key not in accepted and key not in ignored:
-            near = difflib.get_close_matches(str(key), accepted, n=1)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            hint = did_you_mean(str(key), accepted)
             raise _fail(_join(path, str(key)), f"unknown key{hint}; accepted: {', '.join(accepted)}")
     return {k: v for k, v in value.items() if k not in ignored}
 
@@ -208,8 +233,8 @@ def _headers(value: Any, path: str) -> dict[str, str]:
 def _response(value: Any, path: str, target: str) -> tuple[dict[str, Any], Any]:
     """The response spec (normalized) and what the engine uses: a FaultAnswer or a user-detail tuple."""
     accepted = _RESPONSE_KEYS[target]
-    if isinstance(value, Mapping) and "errorCode" in value and target == USER_DETAIL:
-        raise _fail(_join(path, "errorCode"), "is for token-endpoint answers; a user-detail answer is any status, headers and body")
+    if isinstance(value, Mapping) and "errorCode" in value and target != TOKEN_ENDPOINT:
+        raise _fail(_join(path, "errorCode"), f"is for token-endpoint answers; a {target} answer is any status, headers and body")
     spec = _check_keys(value, path, accepted, "response")
     if "status" not in spec:
         raise _fail(path, "needs a status (200 to 599)")
@@ -222,7 +247,7 @@ def _response(value: Any, path: str, target: str) -> tuple[dict[str, Any], Any]:
         spec["errorCode"] = _text(spec["errorCode"], _join(path, "errorCode"))
     if "body" in spec and status in (204, 304):
         raise _fail(_join(path, "body"), f"a {status} answer has no body")
-    if target == USER_DETAIL:
+    if target != TOKEN_ENDPOINT:
         return spec, ("response", spec)
     wire_headers = dict(headers)  # the listing shows what was asked; defaults go on the wire only
     return spec, FaultAnswer(status, spec.get("errorCode"), wire_headers, _wire_body(spec, status, wire_headers))
@@ -273,9 +298,9 @@ def parse_rule(raw: Any, path: str = "", *, seed_source: Callable[[], int] | Non
         problem = "is required" if "target" not in raw else f"must be one of {', '.join(TARGETS)}, got {_shown(target)}"
         raise _fail(_join(path, "target"), problem)
     for key in raw:
-        other = USER_DETAIL if target == TOKEN_ENDPOINT else TOKEN_ENDPOINT
-        if key not in _KEYS[target] and key in _KEYS[other]:
-            raise _fail(_join(path, str(key)), f"applies to target {other!r} only, not {target!r}")
+        owners = [other for other in TARGETS if other != target and key in _KEYS[other]]
+        if key not in _KEYS[target] and owners:
+            raise _fail(_join(path, str(key)), f"applies to target {' and '.join(map(repr, owners))} only, not {target!r}")
     rule = _check_keys(raw, path, _KEYS[target], "a fault rule", ignored=_READ_ONLY_KEYS)
     spec: dict[str, Any] = {"target": target}
 
@@ -312,9 +337,15 @@ def parse_rule(raw: Any, path: str = "", *, seed_source: Callable[[], int] | Non
         spec["delay"] = delay.as_json()
     answer: FaultAnswer | None = None
     user_detail: tuple[str, Any] | None = None
+    partner_jwks: tuple[str, Any] | None = None
     if "response" in rule:
         spec["response"], made = _response(rule["response"], _join(path, "response"), target)
-        answer, user_detail = (None, made) if target == USER_DETAIL else (made, None)
+        if target == TOKEN_ENDPOINT:
+            answer = made
+        elif target == USER_DETAIL:
+            user_detail = made
+        else:
+            partner_jwks = made
     connection = rule.get("connection")
     if connection is not None:
         if connection not in CONNECTION_FAULTS:
@@ -334,19 +365,48 @@ def parse_rule(raw: Any, path: str = "", *, seed_source: Callable[[], int] | Non
             raise _fail(_join(path, "user_detail"), 'cannot be combined with "response": give one answer')
         user_detail = _user_detail(rule["user_detail"], _join(path, "user_detail"))
         spec["user_detail"] = rule["user_detail"]
+    if "partner_jwks" in rule:
+        if partner_jwks is not None:
+            raise _fail(_join(path, "partner_jwks"), 'cannot be combined with "response": give one answer')
+        word = rule["partner_jwks"]
+        if word not in PARTNER_JWKS_WORDS:
+            raise _fail(_join(path, "partner_jwks"),
+                        f"unknown shorthand {_shown(word)}; accepted: {', '.join(PARTNER_JWKS_WORDS)}")
+        partner_jwks = (word, None)
+        spec["partner_jwks"] = word
+    embed = _embed(rule.get("embed"), delay, match, path) if target == EMBED else None
+    if embed is not None:
+        spec["embed"] = embed
 
     outcomes = [k for k in ("response", "connection") if k in spec]
     quirks = [k for k in ("expires_in", "expired") if k in spec]
     if len(outcomes) > 1 or (outcomes and quirks):
         raise _fail(path, f"{' and '.join(outcomes + quirks)} exclude each other: a rule answers one way")
-    if not (outcomes or quirks or delay or user_detail):
-        accepted = "response, delay, connection, expires_in, expired" if target == TOKEN_ENDPOINT else "response, delay, user_detail"
-        raise _fail(path, f"says nothing to do; give at least one of: {accepted}")
+    if not (outcomes or quirks or delay or user_detail or partner_jwks or embed):
+        raise _fail(path, f"says nothing to do; give at least one of: {_ACTIONS[target]}")
     return Rule(
         id=given_id or "", target=target, match=match, times=times, after=after, probability=probability,
         seed=seed, delay=delay, answer=answer, connection=connection, expires_in=expires_in, expired=expired,
-        user_detail=user_detail, spec=spec,
+        user_detail=user_detail, partner_jwks=partner_jwks, embed=embed, spec=spec,
     )
+
+
+def _embed(value: Any, delay: Delay | None, match: Mapping[str, str], path: str) -> str:
+    """An ``embed`` rule's behaviour, checked with the keys it needs or cannot use."""
+    where = _join(path, "embed")
+    if value is None:
+        raise _fail(where, f"is required for target embed; one of {', '.join(EMBED_FAULTS)}")
+    if value not in EMBED_FAULTS:
+        raise _fail(where, f"unknown behaviour {_shown(value)}; accepted: {', '.join(EMBED_FAULTS)}")
+    if value == REQUEST_LATE and delay is None:
+        raise _fail(_join(path, "delay"), "is required with embed: request_late (seconds before the page sends its request)")
+    if value == REFUSE_TOKEN and delay is not None:
+        raise _fail(_join(path, "delay"), "applies to request_late and request_twice (when the page sends its request), "
+                                          "not to refuse_token")
+    if value != REFUSE_TOKEN and "client_id" in match:
+        raise _fail(_join(path, "match.client_id"), f"a page has no client until a token arrives: {value} matches "
+                                                    "org_id only (client_id works with refuse_token)")
+    return str(value)
 
 
 def validate_rule(raw: Any, path: str = "") -> dict[str, Any]:

@@ -12,7 +12,7 @@ def is_loopback(host: str | None) -> bool:
     if not host:
         return False
     name = host.strip("[]").lower().rstrip(".")
-    if name in LOOPBACK_NAMES:
+    if name in LOOPBACK_NAMES or name.endswith(".localhost"):  # RFC 6761 §6.3: *.localhost is loopback
         return True
     try:
         return ipaddress.ip_address(name).is_loopback

@@ -33,7 +33,8 @@ CONFIG_VARIABLE = ENVIRONMENT_PREFIX + "CONFIG"
 
 
 def flag_name(argument: str) -> str:
-    singular = {"clients": "client", "profiles": "profile", "admin_hosts": "admin_host"}  # repeatable flags
+    singular = {"clients": "client", "profiles": "profile", "admin_hosts": "admin_host",
+                "embed_origins": "embed_origin"}  # repeatable flags
     return "--" + singular.get(argument, argument).replace("_", "-")
 
 
@@ -79,6 +80,8 @@ def apply_overrides(
     user_detail_url: str | None = None,
     user_detail_ca: str | Path | None = None,
     user_detail_insecure: bool = False,
+    identity: str | None = None,
+    jwks_url: str | None = None,
     clients: Sequence[str] = (),
     profiles: Sequence[str] = (),
     email_field: str | None = None,
@@ -87,6 +90,8 @@ def apply_overrides(
     admin_token: str | None = None,
     admin_hosts: Sequence[str] = (),
     forwarded_allow_ips: str | None = None,
+    embed_origins: Sequence[str] = (),
+    embed_port: int | str | None = None,
     name: Callable[[str], str] = flag_name,
 ) -> Settings:
     """Settings with flags (or, with ``name=environment_name``, variables) applied over them.
@@ -94,8 +99,10 @@ def apply_overrides(
     ``clients`` are ``ID:SECRET`` strings (split on the first colon, so a secret may hold colons).
     One whose id is already configured replaces that client's secret and keeps its other settings
     (grants, URL, mapping, timeout), so a file can be committed without its secret and CI can inject
-    it; other clients are added. ``user_detail_url``, ``user_detail_ca`` and ``email_field`` apply
-    to every effective client, the demo client included. ``profiles`` replace the file's list.
+    it; other clients are added. ``user_detail_url``, ``user_detail_ca``, ``email_field``,
+    ``identity`` and ``jwks_url`` apply to every effective client, the demo client included.
+    ``profiles`` replace the file's list.
+    ``embed_origins`` are added to the embedded app's allowed origins (the default or the file's).
     """
 
     def check(validate: Callable[[Any], Any], value: Any, argument: str) -> Any:
@@ -123,6 +130,14 @@ def apply_overrides(
         changes["user_detail"] = replace(settings.user_detail, verify_tls=False)
     if profiles:
         changes["profiles"] = tuple(check(value_checks.email, p, "profiles") for p in profiles)
+    embed: dict[str, Any] = {}
+    if embed_origins:
+        added = [check(value_checks.origin, origin, "embed_origins") for origin in embed_origins]
+        embed["allowed_origins"] = tuple(dict.fromkeys((*settings.embed.allowed_origins, *added)))
+    if embed_port is not None:
+        embed["port"] = check(value_checks.port, embed_port, "embed_port")
+    if embed:
+        changes["embed"] = replace(settings.embed, **embed)
 
     patch: dict[str, Any] = {}
     if user_detail_url is not None:
@@ -131,6 +146,11 @@ def apply_overrides(
         patch["email_field"] = check(value_checks.email_field, email_field, "email_field")
     if user_detail_ca is not None:
         patch["ca_file"] = Path(check(value_checks.readable_file, str(user_detail_ca), "user_detail_ca"))
+    if identity is not None:
+        patch["identity"] = check(value_checks.identity, identity, "identity")
+    if jwks_url is not None:
+        patch["jwks_url"] = check(value_checks.http_url, jwks_url, "jwks_url")
+        patch.setdefault("identity", "jwt")
     effective = list(settings.clients)
     if clients:
         effective = _merge_clients(effective, clients, name("clients"))

@@ -7,6 +7,7 @@ CLIENT_CREDENTIALS_GRANT = "client_credentials"  # RFC 6749 §4.4
 SUPPORTED_GRANTS = (TOKEN_EXCHANGE_GRANT, CLIENT_CREDENTIALS_GRANT)  # the two Spotnana documents (S6)
 
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # RFC 8693 §3
+JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"  # RFC 8693 §3
 OPENID_SCOPE = "openid"
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"

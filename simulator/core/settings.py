@@ -19,8 +19,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from spotnana_sim.core.embed_config import EmbedConfig
 from spotnana_sim.core.errors import ERROR_TABLE, SPOTNANA
-from spotnana_sim.core.protocol import SUPPORTED_GRANTS
+from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE, SUPPORTED_GRANTS
 from spotnana_sim.core.redaction import redact, redact_url
 from spotnana_sim.core.validators import (
     ALGORITHMS,
@@ -44,6 +45,7 @@ __all__ = [
     "TMC_ADMIN",
     "ClientConfig",
     "ConfigError",
+    "EmbedConfig",
     "RateLimitConfig",
     "Settings",
     "TokenConfig",
@@ -57,6 +59,16 @@ DEFAULT_TIMEOUT = 5.0  # modeled: Spotnana's real user-detail timeout is not pub
 
 # uuid5 namespace for org_id_for_client; never change it: every process must derive the same org.
 ORG_NAMESPACE = uuid.UUID("c4f9b1d0-ac1b-505a-9c1f-567a74ae6df4")  # = uuid5(NAMESPACE_URL, "urn:spotnana-sim:org")
+
+
+USER_DETAIL_IDENTITY = "user-detail"  # model A: Spotnana calls the partner's get-user-detail API
+JWT_IDENTITY = "jwt"  # model B: the partner signs an RS256 JWT holding the email
+IDENTITY_MODELS = (USER_DETAIL_IDENTITY, JWT_IDENTITY)
+DEFAULT_JWT_AUDIENCE = "spotnana"  # Spotnana's example payload (modeled as the expected aud)
+DEFAULT_EMAIL_CLAIM = "email"  # Spotnana's example payload
+DEFAULT_JWT_LEEWAY = 60.0  # modeled
+# Spotnana documents only the access_token type; model-B clients also take the JWT type (modeled).
+JWT_SUBJECT_TOKEN_TYPES = (ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE)
 
 
 def org_id_for_client(client_id: str) -> str:
@@ -80,12 +92,32 @@ class ClientConfig:
     ca_file: Path | None = None  # PEM bundle trusted for an https user-detail URL (None: the system's)
     org_id: str = ""  # the client's company (a UUID); empty → derived from client_id (org_id_for_client)
     role: str = COMPANY_ADMIN  # COMPANY_ADMIN, or TMC_ADMIN (may manage API users and any company's keys)
+    # Identity model B: the subject token is a JWT the partner signed (FACTS §3).
+    identity: str = USER_DETAIL_IDENTITY  # "user-detail" (model A) or "jwt" (model B); jwks_url implies "jwt"
+    jwks_url: str | None = None  # the partner's JWKS; None → only keys registered through the keys API
+    audience: str = DEFAULT_JWT_AUDIENCE  # the aud expected in subject JWTs (modeled, as Spotnana's example)
+    jwt_issuer: str | None = None  # the iss expected in subject JWTs; None → not checked
+    email_claim: str = DEFAULT_EMAIL_CLAIM  # dotted path of the email in the subject JWT's claims
+    jwt_leeway: float = DEFAULT_JWT_LEEWAY  # modeled: seconds of clock skew allowed on exp and iat
+    subject_token_types: frozenset[str] = frozenset()  # empty → the identity model's (accepted_subject_token_types)
+    keys: tuple[Mapping[str, Any], ...] = ()  # public JWKs registered for this client's company at start
 
     def __post_init__(self) -> None:
         # Callers building clients in code may pass a set or list; equality and hashing need a frozenset.
         object.__setattr__(self, "grants", frozenset(self.grants))
         if not self.org_id:
             object.__setattr__(self, "org_id", org_id_for_client(self.client_id))
+        if self.jwks_url and self.identity == USER_DETAIL_IDENTITY:
+            object.__setattr__(self, "identity", JWT_IDENTITY)
+        object.__setattr__(self, "subject_token_types", frozenset(self.subject_token_types))
+        object.__setattr__(self, "keys", tuple(self.keys))
+
+    @property
+    def accepted_subject_token_types(self) -> frozenset[str]:
+        """The subject_token_type values this client may send: configured, or its identity model's."""
+        if self.subject_token_types:
+            return self.subject_token_types
+        return frozenset(JWT_SUBJECT_TOKEN_TYPES if self.identity == JWT_IDENTITY else (ACCESS_TOKEN_TYPE,))
 
     def __repr__(self) -> str:  # the dataclass default would print the secret
         url = redact_url(self.user_detail_url) if self.user_detail_url else None
@@ -93,7 +125,8 @@ class ClientConfig:
             f"ClientConfig(client_id={self.client_id!r}, client_secret={redact(self.client_secret)!r}, "
             f"grants={sorted(self.grants)!r}, user_detail_url={url!r}, "
             f"email_field={self.email_field!r}, timeout={self.timeout!r}, ca_file={self.ca_file!r}, "
-            f"org_id={self.org_id!r}, role={self.role!r})"
+            f"org_id={self.org_id!r}, role={self.role!r}, identity={self.identity!r}, "
+            f"jwks_url={redact_url(self.jwks_url) if self.jwks_url else None!r})"
         )
 
 
@@ -148,6 +181,7 @@ class Settings:
     admin_token: str | None = None
     admin_hosts: tuple[str, ...] = ()  # Host names the admin API answers besides loopback ones
     forwarded_allow_ips: str | None = None  # proxies whose X-Forwarded-For is believed; None: none
+    embed: EmbedConfig = EmbedConfig()  # the stand-in embedded app ([embed]: allowed origins, second port, ...)
 
     def __post_init__(self) -> None:
         # Accept lists from callers building settings in code; the fields stay tuples.
@@ -162,7 +196,8 @@ class Settings:
 
     def uses_embedded_user_detail(self) -> bool:
         """Whether some client relies on the in-process reference user-detail API."""
-        return any(client.user_detail_url is None for client in self.effective_clients())
+        return any(client.identity == USER_DETAIL_IDENTITY and client.user_detail_url is None
+                   for client in self.effective_clients())
 
     def __repr__(self) -> str:  # the dataclass default would print the admin token
         parts = []

@@ -14,6 +14,7 @@ from spotnana_sim.core.errors import InvalidScope, UnsupportedContentType, Unsup
 from spotnana_sim.core.protocol import (
     ACCESS_TOKEN_TYPE,
     CLIENT_CREDENTIALS_GRANT,
+    JWT_TOKEN_TYPE,
     FORM_CONTENT_TYPE,
     OPENID_SCOPE,
     SUPPORTED_GRANTS,
@@ -119,10 +120,11 @@ def validate(form: Form) -> TokenRequest:
     values = {name: _single(form, name, required=True) for name in GRANT_FIELDS[grant_type]}
     values.update({name: _single(form, name, required=False) for name in OPTIONAL_FIELDS[grant_type]})
     if grant_type == TOKEN_EXCHANGE_GRANT:
-        if values["subject_token_type"] != ACCESS_TOKEN_TYPE:
+        if values["subject_token_type"] not in (ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE):
             raise ValidationFailed(
                 "subject_token_type", f"{shorten(values['subject_token_type'] or '')!r} is not accepted",
-                accepted=ACCESS_TOKEN_TYPE, received=shorten(values["subject_token_type"] or ""),
+                accepted=f"{ACCESS_TOKEN_TYPE} ({JWT_TOKEN_TYPE} too, for clients of identity model B)",
+                received=shorten(values["subject_token_type"] or ""),
             )
         if values["scope"] != OPENID_SCOPE:
             raise InvalidScope(

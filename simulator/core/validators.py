@@ -15,6 +15,14 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from spotnana_sim.core.embed_config import (
+    MAX_HANDSHAKE_TIMEOUT,
+    MAX_TOKEN_CHECK_INTERVAL,
+    MIN_EMBED_SECONDS,
+    REQUEST_TARGETS,
+    check_seconds,
+    normalize_origin,
+)
 from spotnana_sim.core.errors import DIALECTS
 from spotnana_sim.core.protocol import SUPPORTED_GRANTS
 from spotnana_sim.core.redaction import redact_url, shorten
@@ -262,6 +270,30 @@ def role(value: Any) -> str:
     return str(value)
 
 
+IDENTITY_MODELS = ("user-detail", "jwt")
+SUBJECT_TOKEN_TYPES = ("urn:ietf:params:oauth:token-type:access_token", "urn:ietf:params:oauth:token-type:jwt")
+
+
+def identity(value: Any) -> str:
+    if value not in IDENTITY_MODELS:
+        raise Invalid(f"must be one of {', '.join(map(repr, IDENTITY_MODELS))} (model A: the user-detail API; "
+                      f"model B: a partner-signed JWT), got {shown(value)}")
+    return str(value)
+
+
+def leeway(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 3600:
+        raise Invalid(f"must be a number of seconds from 0 to 3600, got {shown(value)}")
+    return float(value)
+
+
+def subject_token_types(value: Any) -> frozenset[str]:
+    accepted = ", ".join(map(repr, SUBJECT_TOKEN_TYPES))
+    if not isinstance(value, list) or not value or any(item not in SUBJECT_TOKEN_TYPES for item in value):
+        raise Invalid(f"must be a non-empty list of {accepted}, got {shown(value)}")
+    return frozenset(value)
+
+
 def readable_file(value: Any) -> str:
     text = nonempty_string(value)
     try:
@@ -324,3 +356,49 @@ def error_code(value: Any) -> str:
     if not isinstance(value, str) or not _ERROR_CODE.fullmatch(value):
         raise Invalid(f"must be an UPPER_SNAKE_CASE error code like 'USER_NOT_FOUND', got {shown(value)}")
     return value
+
+
+# -- [embed]: the stand-in embedded app ------------------------------------------------------------
+
+
+def origin(value: Any) -> str:
+    """A browser origin (``scheme://host[:port]``), normalized as ``MessageEvent.origin`` writes it."""
+    try:
+        return normalize_origin(value)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+
+
+def origins(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise Invalid(f'must be a list of origins such as ["http://localhost:3000"], got {shown(value)}')
+    normalized: list[str] = []
+    for index, item in enumerate(value):
+        try:
+            text = origin(item)
+        except Invalid as exc:
+            raise Invalid(f"item {index}: {exc}") from None
+        if text not in normalized:
+            normalized.append(text)
+    return tuple(normalized)
+
+
+def request_target(value: Any) -> str:
+    if value not in REQUEST_TARGETS:
+        raise Invalid(f"must be one of {', '.join(map(repr, REQUEST_TARGETS))}, got {shown(value)}")
+    return str(value)
+
+
+def _embed_seconds(value: Any, high: float) -> float:
+    try:
+        return check_seconds(value, "the value", MIN_EMBED_SECONDS, high)
+    except ValueError:
+        raise Invalid(f"must be a number of seconds from {MIN_EMBED_SECONDS:g} to {high:g}, got {shown(value)}") from None
+
+
+def handshake_timeout(value: Any) -> float:
+    return _embed_seconds(value, MAX_HANDSHAKE_TIMEOUT)
+
+
+def token_check_interval(value: Any) -> float:
+    return _embed_seconds(value, MAX_TOKEN_CHECK_INTERVAL)

@@ -35,6 +35,8 @@ from spotnana_sim.core.profiles import ProfileDirectory
 from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, NO_STORE_HEADERS, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
 from spotnana_sim.core.rate_limit import RateLimiter
 from spotnana_sim.core.redaction import redact_fields
+from spotnana_sim.core.partner_identity import PartnerJwtRecord, PartnerJwtVerifier
+from spotnana_sim.core.settings import JWT_IDENTITY
 from spotnana_sim.core.token_request import CLIENT_FIELDS, Form, TokenRequest, first_value, parse_form, validate
 from spotnana_sim.core.tokens import TokenIssuer
 from spotnana_sim.core.user_detail import CallbackRecord, UserDetailVerifier
@@ -91,7 +93,9 @@ class TokenEndpoint:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rate_limiter: RateLimiter | None = None,
         verifies_tls: bool = True,
+        partner_verifier: PartnerJwtVerifier | None = None,
     ) -> None:
+        self.partner_verifier = partner_verifier
         self.rate_limiter = rate_limiter
         self.verifies_tls = verifies_tls
         self.clients = clients
@@ -209,22 +213,39 @@ class TokenEndpoint:
             access = self.issuer.issue_access_token(
                 client_id=client.client_id, subject=client.client_id, audience=request.audience,
                 lifetime=lifetime, issued_at=issued_at, org_id=client.org_id, issuer=self._issuer_for(request_base),
+                generation=self.clients.generation(client.client_id),
             )
             entry.subject, entry.jti, entry.expires_at = client.client_id, access.claims["jti"], access.claims["exp"]
             body = {"access_token": access.token, "expires_in": lifetime, "token_type": "Bearer"}
             return Outcome(status=200, body=body, headers=dict(NO_STORE_HEADERS))
 
-        assert request.subject_token is not None
-        url = client.user_detail_url or self.embedded_user_detail_url
-        email = await self.verifier.email_for(client, url, request.subject_token, records)
+        assert request.subject_token is not None and request.subject_token_type is not None
+        if request.subject_token_type not in client.accepted_subject_token_types:
+            accepted = " or ".join(sorted(client.accepted_subject_token_types))
+            raise ValidationFailed(
+                "subject_token_type", f"{request.subject_token_type!r} is not accepted for client "
+                f"{client.client_id!r} (identity model {client.identity})", accepted=accepted,
+                received=request.subject_token_type,
+            )
+        if client.identity == JWT_IDENTITY and self.partner_verifier is not None:
+            record = PartnerJwtRecord()
+            try:
+                email = await self.partner_verifier.email_for(client, request.subject_token, record)
+            finally:
+                entry.partner_jwt = record.as_dict()
+            source = "the subject JWT"
+        else:
+            url = client.user_detail_url or self.embedded_user_detail_url
+            email = await self.verifier.email_for(client, url, request.subject_token, records)
+            source = "the user-detail API"
         entry.email = email
         profile = self.profiles.find(email)
         if profile is None:
-            raise ProfileNotFound(f"no Spotnana profile has the email {email!r} returned by the user-detail API")
+            raise ProfileNotFound(f"no Spotnana profile has the email {email!r} given by {source}")
         access = self.issuer.issue_access_token(
             client_id=client.client_id, subject=profile.user_id, email=profile.email, scope=request.scope,
             audience=request.audience, lifetime=lifetime, issued_at=issued_at, org_id=client.org_id,
-            issuer=self._issuer_for(request_base),
+            issuer=self._issuer_for(request_base), generation=self.clients.generation(client.client_id),
         )
         refresh = self.issuer.issue_refresh_token(
             client_id=client.client_id, subject=profile.user_id, email=profile.email, scope=request.scope

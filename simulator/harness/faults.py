@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import json
 import random
 import threading
@@ -21,14 +22,19 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from spotnana_sim.core.embed import EmbedFault
 from spotnana_sim.core.fault_rules import (
     ALWAYS,
     CONNECTION_FAULTS,
+    EMBED,
+    REFUSE_TOKEN,
+    REQUEST_TWICE,
     TARGETS,
     TOKEN_ENDPOINT,
     USER_DETAIL,
     FaultAnswer,
     FaultRuleError,
+    PARTNER_JWKS,
     Rule,
     check_rules,
     parse_rule,
@@ -36,6 +42,9 @@ from spotnana_sim.core.fault_rules import (
     validate_rule,
 )
 from spotnana_sim.core.settings import DEFAULT_EMAIL_FIELD
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
 from spotnana_sim.core.user_detail import (
     MAX_BODY_BYTES,
     CallbackContext,
@@ -205,6 +214,48 @@ class FaultBook:
             expires_in=rule.expires_in, expired=rule.expired,
         )
 
+    # -- embed: the stand-in embedded app asks (FaultBook is its EmbedFaults) -------------------------
+
+    def _first_embed_firing(self, page: bool, values: Mapping[str, str | None]) -> tuple[Rule, float] | None:
+        """Like _first_firing, among the embed rules that act at page load (``page``) or at the token check."""
+        with self._lock:
+            for armed in self._armed:
+                rule = armed.rule
+                if rule.target == EMBED and (rule.embed != REFUSE_TOKEN) == page and rule.matches(values) and armed.fire():
+                    return rule, armed.delay()
+        return None
+
+    def for_page(self, org_id: str | None) -> EmbedFault | None:
+        """Consulted once per page load: request_late and request_twice rules."""
+        fired = self._first_embed_firing(True, {"org_id": org_id})
+        if fired is None:
+            return None
+        rule, delay = fired
+        return EmbedFault(rule.id, request_delay=delay, request_count=2 if rule.embed == REQUEST_TWICE else 1)
+
+    def for_token(self, org_id: str | None, client_id: str | None) -> EmbedFault | None:
+        """Consulted once per valid token in a well-formed answer: refuse_token rules."""
+        fired = self._first_embed_firing(False, {"org_id": org_id, "client_id": client_id})
+        return EmbedFault(fired[0].id, refuse_token=True) if fired else None
+
+    async def intercept_partner_jwks(self, url: str, timeout: float, max_bytes: int) -> UserDetailResponse | None:
+        """Answer in place of a partner's JWKS URL, raise CallbackFailed, or None for the real fetch."""
+        fired = self._first_firing(PARTNER_JWKS, {"url": url})
+        if fired is None:
+            return None
+        rule, delay = fired
+        kind, arg = rule.partner_jwks or (None, None)
+        if kind == "timeout" or delay >= timeout:
+            await self.sleep(timeout)
+            raise CallbackTimedOut(f"no answer within {timeout:g} s (simulated by fault rule {rule.id})")
+        if delay > 0:
+            await self.sleep(delay)
+        if kind is None:
+            return None
+        if kind == "unreachable":
+            raise CallbackFailed(f"connection refused (simulated by fault rule {rule.id})")
+        return partner_jwks_answer(kind, arg, rule.id, max_bytes)
+
     async def intercept_user_detail(self, context: CallbackContext) -> UserDetailResponse | None:
         """Answer in place of the user-detail API, raise CallbackFailed, or None for the real call.
 
@@ -227,6 +278,27 @@ class FaultBook:
         if kind == "unreachable":
             raise CallbackFailed(f"connection refused (simulated by fault rule {rule.id})")
         return user_detail_answer(kind, arg, rule.id, context.email_field, context.max_bytes)
+
+
+def partner_jwks_answer(kind: str, arg: Any, rule_id: str, max_bytes: int) -> UserDetailResponse:
+    """The answer a partner-jwks rule stands in for, as the HTTP reader would have read it."""
+    json_type = {"content-type": "application/json"}
+    if kind == "response":
+        return user_detail_answer("response", arg, rule_id, max_bytes=max_bytes)
+    if kind == "not_json":
+        return UserDetailResponse(200, {"content-type": "text/html"}, b"<html>simulated: not a JWKS</html>")
+    if kind == "no_keys":
+        return UserDetailResponse(200, json_type, b'{"keys": []}')
+    assert kind == "keys_swapped"
+    return UserDetailResponse(200, json_type, json.dumps({"keys": [_swapped_key(rule_id)]}).encode())
+
+
+@functools.lru_cache(maxsize=16)
+def _swapped_key(rule_id: str) -> dict[str, str]:
+    """A public key nobody signs with: the partner's real keys are gone from its JWKS."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk: dict[str, str] = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
+    return {**jwk, "kid": f"swapped-by-fault-{rule_id}", "use": "sig", "alg": "RS256"}
 
 
 def user_detail_answer(

@@ -76,7 +76,11 @@ class JournalEntry(Mapping[str, Any]):
     # ------------------------------------------------------------------ the JSON it is served as
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # Built by hand, not with dataclasses.asdict: that deep-copies every value, and the journal
+        # sizes each entry on the token endpoint's path. Callers must not mutate what they get.
+        data = {name: getattr(self, name) for name in _FIELD_NAMES}
+        data["user_detail_calls"] = [_call_json(call) for call in self.user_detail_calls]
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> JournalEntry:
@@ -101,7 +105,7 @@ class JournalEntry(Mapping[str, Any]):
             raise KeyError(key)
         value = getattr(self, key)
         if key == "user_detail_calls":
-            return [dataclasses.asdict(call) for call in value]
+            return [_call_json(call) for call in value]
         return value
 
     def __iter__(self) -> Iterator[str]:
@@ -112,3 +116,8 @@ class JournalEntry(Mapping[str, Any]):
 
 
 _FIELD_NAMES = tuple(f.name for f in dataclasses.fields(JournalEntry))
+
+
+def _call_json(call: UserDetailCall) -> dict[str, Any]:
+    return {"url": call.url, "status": call.status, "elapsed_ms": call.elapsed_ms, "error": call.error,
+            "fault_id": call.fault_id}

@@ -18,7 +18,11 @@ from spotnana_sim.core.profiles import ProfileDirectory
 from spotnana_sim.core.rate_limit import RateLimiter
 from spotnana_sim.core.settings import Settings
 from spotnana_sim.core.tokens import KeySet, TokenIssuer
-from spotnana_sim.core.user_detail import UserDetailHttp, UserDetailVerifier
+from spotnana_sim.core.partner_identity import PartnerJwtVerifier
+from spotnana_sim.core.partner_jwks import JwksCache, JwksFetch
+from spotnana_sim.core.partner_keys import PartnerKeyRegistry
+from spotnana_sim.core.settings import DEFAULT_TIMEOUT
+from spotnana_sim.core.user_detail import UserDetailHttp, UserDetailResponse, UserDetailVerifier
 from spotnana_sim.harness.endpoint import TokenEndpoint
 from spotnana_sim.harness.faults import FaultBook
 from spotnana_sim.harness.journal import Journal
@@ -28,6 +32,13 @@ EMBEDDED_USER_DETAIL_PREFIX = "/partner"  # where the reference user-detail API 
 
 class OwnedHttpClient(UserDetailHttp, Protocol):
     """An HTTP client the simulator opens with the server and closes with it."""
+
+    def register_configured_keys(self) -> None:
+        """Keys a [[clients]] table lists (keys, jwks_file) are registered for its company at start."""
+        for client in self.clients.all():
+            for jwk in client.keys:
+                if self.partner_keys.find_active(client.org_id, str(jwk["kid"])) is None:
+                    self.partner_keys.register(client.org_id, {"keyType": "JWKS", "jwks": {"keys": [dict(jwk)]}})
 
     async def start(self) -> None: ...
 
@@ -48,6 +59,8 @@ class Simulator:
     verifier: UserDetailVerifier
     endpoint: TokenEndpoint
     http_client: OwnedHttpClient | None  # opened by start(), closed by aclose(); None when the caller owns it
+    partner_keys: PartnerKeyRegistry  # model B: keys registered through the partner-public-keys API
+    jwks: JwksCache  # model B: partners' JWKS, fetched and cached per URL
 
     @property
     def embedded_user_detail_url(self) -> str:
@@ -61,8 +74,18 @@ class Simulator:
         self.profiles.reset()
         self.clock.reset()
         self.keys.reset()
+        self.jwks.reset()
+        self.partner_keys.reset()
+        self.register_configured_keys()
         if self.endpoint.rate_limiter is not None:
             self.endpoint.rate_limiter.reset()
+
+    def register_configured_keys(self) -> None:
+        """Keys a [[clients]] table lists (keys, jwks_file) are registered for its company at start."""
+        for client in self.clients.all():
+            for jwk in client.keys:
+                if self.partner_keys.find_active(client.org_id, str(jwk["kid"])) is None:
+                    self.partner_keys.register(client.org_id, {"keyType": "JWKS", "jwks": {"keys": [dict(jwk)]}})
 
     async def start(self) -> None:
         if self.http_client is not None:
@@ -124,6 +147,9 @@ def build_simulator(
         max_body_bytes=settings.user_detail.max_body_bytes,
         rejecting_statuses=settings.user_detail.rejecting_statuses,
     )
+    partner_keys = PartnerKeyRegistry(clock)
+    jwks = JwksCache(fetch=_jwks_fetcher(http, clients, faults, settings.user_detail.max_body_bytes), clock=clock)
+    partner_verifier = PartnerJwtVerifier(jwks, partner_keys, clock)
     endpoint = TokenEndpoint(
         clients=clients,
         profiles=profiles,
@@ -142,8 +168,9 @@ def build_simulator(
             if settings.rate_limit else None
         ),
         verifies_tls=settings.user_detail.verify_tls,
+        partner_verifier=partner_verifier,
     )
-    return Simulator(
+    simulator = Simulator(
         settings=settings,
         base_url=base_url,
         clock=clock,
@@ -156,4 +183,24 @@ def build_simulator(
         verifier=verifier,
         endpoint=endpoint,
         http_client=http if owns_http else None,  # type: ignore[arg-type]
+        partner_keys=partner_keys,
+        jwks=jwks,
     )
+    simulator.register_configured_keys()
+    return simulator
+
+
+def _jwks_fetcher(http: UserDetailHttp, clients: ClientRegistry, faults: FaultBook, max_bytes: int) -> JwksFetch:
+    """A partner's JWKS is fetched with the user-detail HTTP client, with the timeout and CA file of a
+    client that names the URL; fault rules of target partner-jwks may answer instead."""
+
+    async def fetch(url: str) -> UserDetailResponse:
+        client = next((c for c in clients.all() if c.jwks_url == url), None)
+        timeout = client.timeout if client else DEFAULT_TIMEOUT
+        forced = await faults.intercept_partner_jwks(url, timeout, max_bytes)
+        if forced is not None:
+            return forced
+        ca_file = str(client.ca_file) if client and client.ca_file else None
+        return await http.get(url, {"Accept": "application/json"}, timeout, max_bytes, ca_file=ca_file)
+
+    return fetch

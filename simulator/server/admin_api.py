@@ -1,5 +1,5 @@
 """The admin API (an extension Spotnana does not have): reset, journal, faults, clock, keys, clients,
-profiles. Every route is behind :class:`~spotnana_sim.server.admin_guard.AdminGuard`, and every value
+profiles, secret scans. Every route is behind :class:`~spotnana_sim.server.admin_guard.AdminGuard`, and every value
 it accepts goes through the same checks as the config file, with the same messages."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -18,11 +19,15 @@ from spotnana_sim.core.config_file import client_from_table
 from spotnana_sim.core.errors import AdminBadRequest, NotFound
 from spotnana_sim.core.fault_rules import FaultRuleError
 from spotnana_sim.core.redaction import redact, redact_url
+from spotnana_sim.core.secret_scan import MAX_SCAN_CHARS, clients_whose_secret_occurs
 from spotnana_sim.core.settings import ClientConfig, ConfigError
+from spotnana_sim.harness.journal_entry import KINDS
 from spotnana_sim.harness.simulator import Simulator
 from spotnana_sim.server.admin_guard import AdminGuard
 
 Handler = Callable[[Request], Awaitable[Any]]
+# JSON may spell a character in up to 6 bytes (\uXXXX); a body past this cannot hold MAX_SCAN_CHARS of text.
+MAX_SCAN_BODY_BYTES = 6 * MAX_SCAN_CHARS + 64 * 1024
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -38,6 +43,8 @@ def client_view(client: ClientConfig) -> dict[str, Any]:
         "ca_file": str(client.ca_file) if client.ca_file else None,
         "org_id": client.org_id,
         "role": client.role,
+        "identity": client.identity,
+        "jwks_url": redact_url(client.jwks_url) if client.jwks_url else None,
     }
 
 
@@ -76,7 +83,10 @@ def admin_routes(sim: Simulator, guard: AdminGuard) -> list[BaseRoute]:
             since = float(query["since"]) if "since" in query else None
         except ValueError:
             raise AdminBadRequest("status must be an integer and since a Unix timestamp in seconds") from None
-        entries = sim.journal.entries(client_id=query.get("client_id"), status=status, since=since)
+        kind = query.get("kind")
+        if kind is not None and kind not in KINDS:
+            raise AdminBadRequest(f"kind must be one of {', '.join(KINDS)}")
+        entries = sim.journal.entries(client_id=query.get("client_id"), status=status, since=since, kind=kind)
         return sim.journal.summary(entries)
 
     async def faults(request: Request) -> Any:
@@ -133,6 +143,7 @@ def admin_routes(sim: Simulator, guard: AdminGuard) -> list[BaseRoute]:
             except ConfigError as exc:
                 raise AdminBadRequest(f"{exc.key}: {exc.problem}" if exc.key else exc.problem) from None
             sim.clients.put(client)
+            sim.register_configured_keys()  # model B: keys given with the client, as a [[clients]] table's
             return JSONResponse(client_view(client), status_code=201)
         return {"clients": [client_view(c) for c in sim.clients.all()]}
 
@@ -148,6 +159,11 @@ def admin_routes(sim: Simulator, guard: AdminGuard) -> list[BaseRoute]:
         emails = sim.profiles.emails()
         return {"accepts_every_email": emails is None, "profiles": emails or []}
 
+    async def scan_secrets(request: Request) -> Any:
+        """Which clients' secrets occur in these texts (what a browser saw): ids only, never a secret."""
+        texts = _scan_texts(await _bounded_json(request, MAX_SCAN_BODY_BYTES))
+        return {"clients": await run_in_threadpool(clients_whose_secret_occurs, texts, sim.clients.all())}
+
     def admin(path: str, handler: Handler, methods: list[str]) -> Route:
         return Route(path, guarded(guard, handler), methods=methods)
 
@@ -161,7 +177,39 @@ def admin_routes(sim: Simulator, guard: AdminGuard) -> list[BaseRoute]:
         admin("/_sim/keys/rotate", rotate_keys, ["POST"]),
         admin("/_sim/clients", clients, ["GET", "POST"]),
         admin("/_sim/profiles", profiles, ["GET", "POST"]),
+        admin("/_sim/scan-secrets", scan_secrets, ["POST"]),
     ]
+
+
+async def _bounded_json(request: Request, limit: int) -> dict[str, Any]:
+    """The JSON object of a body read no further than ``limit`` bytes."""
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise AdminBadRequest(f"the body is larger than {limit} bytes")
+    if not raw.strip():
+        raise AdminBadRequest('send {"texts": ["…", …]}')
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise AdminBadRequest(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise AdminBadRequest("the body must be a JSON object")
+    return data
+
+
+def _scan_texts(body: dict[str, Any]) -> list[str]:
+    texts = body.get("texts")
+    if not isinstance(texts, list) or not all(isinstance(text, str) for text in texts):
+        raise AdminBadRequest('texts: must be a list of strings; send {"texts": ["…", …]}')
+    unknown = sorted(set(body) - {"texts"})
+    if unknown:
+        raise AdminBadRequest(f"unknown key {unknown[0]!r}; accepted: texts")
+    total = sum(len(text) for text in texts)
+    if total > MAX_SCAN_CHARS:
+        raise AdminBadRequest(f"texts: {total} characters in all, more than {MAX_SCAN_CHARS}; send them in batches")
+    return texts
 
 
 def guarded(guard: AdminGuard, handler: Handler) -> Endpoint:

@@ -22,7 +22,10 @@ from spotnana_sim.core.protocol import OPENID_SCOPE, SUPPORTED_GRANTS, TOKEN_END
 from spotnana_sim.harness.simulator import EMBEDDED_USER_DETAIL_PREFIX, Simulator
 from spotnana_sim.server.admin_api import admin_routes
 from spotnana_sim.server.admin_guard import AdminGuard
+from spotnana_sim.server.dashboard import ScenarioRunner, dashboard_routes
+from spotnana_sim.server.embed import embed_routes
 from spotnana_sim.server.openapi import openapi_document
+from spotnana_sim.server.partner_api import partner_api_routes
 from spotnana_sim.server.token_route import TokenRoute
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -33,19 +36,27 @@ JWKS_PATH = "/.well-known/jwks.json"
 MAX_HEADER_BYTES = 16 * 1024
 
 
-def create_app(simulator: Simulator, *, extra_admin_hosts: Iterable[str] = ()) -> ASGIApp:
+def create_app(
+    simulator: Simulator, *, extra_admin_hosts: Iterable[str] = (), scenario_runner: ScenarioRunner | None = None,
+) -> ASGIApp:
     """The simulator's ASGI app. ``extra_admin_hosts`` are Host names the admin API answers besides
-    loopback and the configured ones (the in-process app's own made-up host name)."""
+    loopback and the configured ones (the in-process app's own made-up host name). ``scenario_runner``
+    runs shipped scenarios from the dashboard (``serve`` gives one; without it the page cannot)."""
     settings = simulator.settings
     guard = AdminGuard(admin_token=settings.admin_token, admin_hosts=(*settings.admin_hosts, *extra_admin_hosts))
+    token_route = TokenRoute(simulator)
     routes: list[BaseRoute] = [
-        Route(TOKEN_ENDPOINT_PATH, TokenRoute(simulator), methods=None),
+        # The stand-in embedded app (/embed/…, /_embed/…); its fault rules come from the FaultBook.
+        *embed_routes(simulator, settings.embed, faults=simulator.faults),
+        Route(TOKEN_ENDPOINT_PATH, token_route, methods=None),
         Route(JWKS_PATH, _jwks(simulator), methods=["GET"]),
         Route("/.well-known/openid-configuration", _openid_configuration(simulator), methods=["GET"]),
         Route("/.well-known/oauth-authorization-server", _authorization_server(simulator), methods=["GET"]),
         Route("/_sim/health", _health, methods=["GET"]),
         Route("/openapi.json", _openapi(simulator), methods=["GET"]),
         *admin_routes(simulator, guard),
+        *dashboard_routes(simulator, guard, scenario_runner),
+        *partner_api_routes(simulator),
     ]
     if settings.uses_embedded_user_detail():
         from spotnana_sim.reference.user_detail import create_user_detail_app
@@ -83,15 +94,18 @@ def create_app(simulator: Simulator, *, extra_admin_hosts: Iterable[str] = ()) -
         lifespan=lifespan,
     )
     app.state.simulator = simulator
-    return HeaderCap(app, render)
+    return HeaderCap(app, render, token_route)
 
 
 class HeaderCap:
-    """The outermost layer: refuses oversized request headers before anything reads them."""
+    """The outermost layer: refuses oversized request headers before anything reads them, and hands
+    the token endpoint its requests directly: it answers every error itself, and Starlette's router
+    and middleware cost it a few percent per request for nothing (make bench)."""
 
-    def __init__(self, app: Starlette, render: Callable[[SimulatorError, str], Response]) -> None:
+    def __init__(self, app: Starlette, render: Callable[[SimulatorError, str], Response], token_route: ASGIApp) -> None:
         self.app = app
         self.render = render
+        self.token_route = token_route
 
     @property
     def state(self) -> object:
@@ -107,6 +121,9 @@ class HeaderCap:
             if size > MAX_HEADER_BYTES:
                 error = ValidationFailed("headers", f"are {size} bytes together, more than the limit of {MAX_HEADER_BYTES}")
                 await self.render(error, simulator_base_url(self.app))(scope, receive, send)
+                return
+            if scope["path"] == TOKEN_ENDPOINT_PATH:
+                await self.token_route(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 

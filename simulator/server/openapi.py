@@ -27,17 +27,22 @@ from spotnana_sim.core.protocol import (
     TOKEN_ENDPOINT_PATH,
     TOKEN_EXCHANGE_GRANT,
 )
+from spotnana_sim.core.secret_scan import MAX_SCAN_CHARS
 from spotnana_sim.core.token_request import DEFAULT_MAX_FIELD_LENGTH, MAX_FIELD_LENGTH
 from spotnana_sim.core.validators import EMAIL_PATTERN, MAX_TIMEOUT
 from spotnana_sim.harness.endpoint import MAX_BODY_BYTES
-from spotnana_sim.harness.journal_entry import JournalEntry, UserDetailCall
+from spotnana_sim.harness.journal_entry import KINDS, JournalEntry, UserDetailCall
 
 OPENAPI_PATH = "/openapi.json"
 LATEST_CLOCK_TIME = int(LATEST_TIME)  # the admin clock refuses later times (clock.py)
 OPENAPI_VERSION = "3.1.0"
 
 # Rows of the error table a POST to the token endpoint never answers with (router, admin API, other methods).
-NOT_TOKEN_POST_ROWS = frozenset({"not_found", "admin_forbidden", "admin_bad_request", "method_not_allowed"})
+NOT_TOKEN_POST_ROWS = frozenset({"not_found", "admin_forbidden", "admin_bad_request", "method_not_allowed",
+                                 "admin_unsupported_media_type",
+                                 "partner_key_conflict", "partner_key_not_found", "api_not_authenticated",
+                                 "api_forbidden",  # the partner-keys and API-user endpoints
+                                 "embed_token_invalid", "embed_message_malformed"})  # the last two: /_embed/* only
 
 Schema = dict[str, Any]
 
@@ -273,6 +278,25 @@ def _schemas() -> Schema:
                 "ca_file": {"type": "string", "minLength": 1, "description": "a PEM file readable by the simulator"},
             },
         },
+        "PartnerKeyRegistration": {
+            "type": "object", "required": ["keyType", "jwks"],
+            "properties": {
+                "keyType": {"const": "JWKS"},
+                "jwks": {"type": "object", "required": ["keys"], "properties": {"keys": {
+                    "type": "array", "minItems": 1, "maxItems": 1, "items": {
+                        "type": "object", "required": ["kty", "kid", "n", "e"],
+                        "properties": {"kty": {"const": "RSA"}, "use": {"const": "sig"}, "alg": {"const": "RS256"},
+                                       "kid": {"type": "string", "minLength": 1}, "n": {"type": "string"},
+                                       "e": {"type": "string"}}}}}},
+            },
+        },
+        "PartnerKeys": {"type": "object", "required": ["keys"], "properties": {"keys": {"type": "array", "items": {
+            "type": "object", "required": ["id", "orgId", "kid", "status", "createdAt", "thumbprint"],
+            "properties": {"id": {"type": "string"}, "orgId": {"type": "string"}, "kid": {"type": "string"},
+                           "status": {"enum": ["ACTIVE", "REVOKED"]}, "createdAt": {"type": "string"},
+                           "thumbprint": {"type": "string", "description": "RFC 7638 SHA-256, base64url"}}}}}},
+        "ApiUser": {"type": "object", "required": ["clientId"],
+                    "properties": {"clientId": {"type": "string", "minLength": 1}}},
         "FaultRule": {"type": "object", "description": "see the README section \"Faults and the request journal\" for the rule format"},
     }
 
@@ -313,6 +337,8 @@ def _admin_operation(summary: str, ok: Schema, table: ErrorTable, dialects: tupl
     keys = {"admin_forbidden"}
     if body is not None or bad_request:
         keys.add("admin_bad_request")
+    if body is not None:
+        keys.add("admin_unsupported_media_type")
     if not_found:
         keys.add("not_found")
     operation: Schema = {
@@ -320,6 +346,22 @@ def _admin_operation(summary: str, ok: Schema, table: ErrorTable, dialects: tupl
         "tags": ["admin (extension)"],
         "security": [{}, {"adminToken": []}],
         "responses": {status: _json(ok, "done"), **_error_responses(table, dialects, frozenset(keys), False)},
+    }
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return operation
+
+
+def _partner_operation(summary: str, ok: Schema | None, table: ErrorTable, dialects: tuple[str, ...], *,
+                       status: str = "200", body: Schema | None = None, extra: tuple[str, ...] = ()) -> Schema:
+    """One of Spotnana's Bearer-protected management APIs (documented; FACTS §3, §6)."""
+    keys = frozenset({"api_not_authenticated", "api_forbidden", *extra} | ({"validation"} if body is not None else set()))
+    answer: Schema = _json(ok, "done") if ok is not None else {"description": "done, no body"}
+    operation: Schema = {
+        "summary": summary,
+        "tags": ["Spotnana management APIs"],
+        "security": [{"bearerAccessToken": []}],
+        "responses": {status: answer, **_error_responses(table, dialects, keys, False)},
     }
     if body is not None:
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
@@ -334,6 +376,9 @@ def openapi_document(errors: ErrorTable | None = None, dialect: str | None = Non
 
     def admin(summary: str, ok: Schema, **kwargs: Any) -> Schema:
         return _admin_operation(summary, ok, table, dialects, **kwargs)
+
+    def partner(summary: str, ok: Schema | None, **kwargs: Any) -> Schema:
+        return _partner_operation(summary, ok, table, dialects, **kwargs)
 
     done = {"type": "object"}
     paths: Schema = {
@@ -370,6 +415,8 @@ def openapi_document(errors: ErrorTable | None = None, dialect: str | None = Non
                 {"name": "client_id", "in": "query", "schema": {"type": "string"}},
                 {"name": "status", "in": "query", "schema": {"type": "integer"}},
                 {"name": "since", "in": "query", "schema": {"type": "number"}, "description": "Unix seconds"},
+                {"name": "kind", "in": "query", "schema": {"enum": list(KINDS)},
+                 "description": "token: token requests; embed: embedded-app handshake steps"},
             ]},
             "delete": admin("empty the journal", done),
         },
@@ -400,6 +447,35 @@ def openapi_document(errors: ErrorTable | None = None, dialect: str | None = Non
                                                                    "properties": {"clients": {"type": "array", "items": _ref("Client")}}}),
             "post": admin("add or change a client", _ref("Client"), status="201", body=_ref("ClientChange")),
         },
+        "/_sim/scan-secrets": {"post": admin(
+            "which clients' secrets occur in these texts (check frontend sends what the browser saw); ids only",
+            {"type": "object", "required": ["clients"],
+             "properties": {"clients": {"type": "array", "items": {"type": "string"}}}},
+            body={"type": "object", "required": ["texts"], "additionalProperties": False,
+                  "properties": {"texts": {"type": "array", "items": {"type": "string"},
+                                           "description": f"at most {MAX_SCAN_CHARS} characters in all"}}},
+        )},
+        "/v2/companies/{companyId}/partner-public-keys": {
+            "parameters": [{"name": "companyId", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "post": partner("register one partner public key (RSA, sig, RS256)", _ref("PartnerKeys"), status="201",
+                            body=_ref("PartnerKeyRegistration"), extra=("partner_key_conflict",)),
+            "get": {**partner("the company's partner public keys", _ref("PartnerKeys"), extra=("validation",)),
+                    "parameters": [{"name": "status", "in": "query", "required": False,
+                                    "schema": {"type": "string", "enum": ["ACTIVE", "REVOKED"]}}]},
+        },
+        "/v2/companies/{companyId}/partner-public-keys/{kid}": {
+            "parameters": [{"name": "companyId", "in": "path", "required": True, "schema": {"type": "string"}},
+                           {"name": "kid", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "delete": partner("revoke a partner public key", None, status="204", extra=("partner_key_not_found",)),
+        },
+        "/v2/api-users/rotate": {"post": partner(
+            "a new secret for an API user; the old one and its tokens stop working at once",
+            {"type": "object", "required": ["clientId", "clientSecret"],
+             "properties": {"clientId": {"type": "string"}, "clientSecret": {"type": "string"}}},
+            body=_ref("ApiUser"))},
+        "/v2/api-users/revoke": {"post": partner(
+            "every token of an API user stops working, and its secret until it is rotated", None, status="204",
+            body=_ref("ApiUser"))},
         "/_sim/profiles": {
             "get": admin("Spotnana profile emails", {"type": "object", "required": ["accepts_every_email", "profiles"],
                                                      "properties": {"accepts_every_email": {"type": "boolean"},
@@ -425,7 +501,10 @@ def openapi_document(errors: ErrorTable | None = None, dialect: str | None = Non
             "schemas": _schemas(),
             "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer",
                                                "description": "only when the simulator runs with --admin-token; "
-                                                              "without it the admin API answers loopback clients only"}},
+                                                              "without it the admin API answers loopback clients only"},
+                                "bearerAccessToken": {"type": "http", "scheme": "bearer",
+                                                      "description": "an access token of an API user, from the "
+                                                                     "client_credentials grant"}},
         },
     }
     if server_url:

@@ -43,7 +43,10 @@ class TokenRoute:
                 host = value.decode("latin-1")
             elif name == b"authorization":
                 basic_auth = basic_auth or value[:6].lower() == b"basic "
-        body, too_large = await _read_capped(receive, declared, MAX_BODY_BYTES)
+        try:
+            body, too_large = await _read_capped(receive, declared, MAX_BODY_BYTES)
+        except ClientDisconnect:
+            return  # nobody is left to answer, and nothing was asked yet: no journal entry either
         incoming = IncomingRequest(
             method=scope["method"],
             content_type=content_type,

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import aiohttp
+import yarl
 
 from spotnana_sim.core.user_detail import CallbackFailed, CallbackMalformed, CallbackTimedOut, UserDetailResponse
 
@@ -34,6 +35,7 @@ MAX_HEADERS = 128
 MAX_HEADER_LINE_BYTES = 8190
 
 _READ_CHUNK = 16 * 1024
+_CACHE_LIMIT = 1024  # distinct URLs or timeouts kept; one per configured client in practice
 
 
 class UserDetailClient:
@@ -51,6 +53,9 @@ class UserDetailClient:
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tls_contexts: dict[str | None, ssl.SSLContext] = {}
+        # Parsed once per configured URL and per timeout value: building them per call showed in profiles.
+        self._urls: dict[str, yarl.URL] = {}
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     async def start(self) -> None:
         await self._current_session()
@@ -80,6 +85,22 @@ class UserDetailClient:
             self._loop = loop
         return self._session
 
+    def _url(self, url: str) -> yarl.URL:
+        parsed = self._urls.get(url)
+        if parsed is None:
+            if len(self._urls) > _CACHE_LIMIT:
+                self._urls.clear()
+            parsed = self._urls[url] = yarl.URL(url)
+        return parsed
+
+    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
+        timeout = self._timeouts.get(seconds)
+        if timeout is None:
+            if len(self._timeouts) > _CACHE_LIMIT:
+                self._timeouts.clear()
+            timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
+        return timeout
+
     def _tls(self, ca_file: str | None) -> ssl.SSLContext | bool:
         if not self.verify_tls:
             return False
@@ -104,8 +125,7 @@ class UserDetailClient:
             raise CallbackFailed(f"TLS: cannot load the CA file {ca_file}: {exc}") from None
         try:
             async with session.get(
-                url, headers=dict(headers), allow_redirects=False, ssl=tls,
-                timeout=aiohttp.ClientTimeout(total=timeout),
+                self._url(url), headers=headers, allow_redirects=False, ssl=tls, timeout=self._timeout(timeout),
             ) as response:
                 body, truncated = await _read_capped(response, max_bytes)
                 if truncated:
