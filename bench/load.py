@@ -99,7 +99,7 @@ def _run_wrk(url: str, body: str, *, concurrency: int, duration: float, cpu: int
                "-s", str(LUA_SCRIPT), url]
     env = {**os.environ, "BENCH_BODY": body, "BENCH_CONTENT_TYPE": FORM_CONTENT_TYPE}
     done = subprocess.run(pinned(command, cpu), capture_output=True, text=True, env=env, check=False)
-    line = next((l for l in done.stdout.splitlines() if l.startswith("BENCH_JSON ")), None)
+    line = next((row for row in done.stdout.splitlines() if row.startswith("BENCH_JSON ")), None)
     if done.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({done.returncode}): {(done.stderr or done.stdout).strip()[-500:]}")
     data = json.loads(line.removeprefix("BENCH_JSON "))

@@ -227,7 +227,7 @@ def build_report(shapes: dict[str, Shape], extra: dict[str, Any], settings: dict
 def _ratios(a: Shape, b: Shape) -> dict[str, float | None]:
     """a/b three ways: medians of req/s; the median of per-round ratios (runs a round apart share the
     machine's mood); and server CPU per request, b over a (what req/s would be with a whole core each)."""
-    paired = [ra.rps / rb.rps for ra, rb in zip(a.runs, b.runs) if rb.rps]
+    paired = [ra.rps / rb.rps for ra, rb in zip(a.runs, b.runs, strict=False) if rb.rps]
     cpu_a = statistics.median(a.cpu_ms) if a.cpu_ms else 0.0
     cpu_b = statistics.median(b.cpu_ms) if b.cpu_ms else 0.0
     return {

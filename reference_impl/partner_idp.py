@@ -129,7 +129,7 @@ class PartnerIdentityProvider:
     def rotate(self, private_key: rsa.RSAPrivateKey | None = None, keep: int = 1) -> str:
         """Sign with a new key from now on; keep ``keep`` previous keys published. Returns the new kid."""
         with self._lock:
-            self._keys = [_SigningKey(private_key or _new_private_key())] + self._keys[:keep]
+            self._keys = [_SigningKey(private_key or _new_private_key()), *self._keys[:keep]]
             return self._keys[0].kid
 
     def sign(self, email: str, /, *, subject: str | None = None, **overrides: Any) -> str:

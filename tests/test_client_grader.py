@@ -201,7 +201,7 @@ def test_load_journal_formats_and_errors(tmp_path: Path) -> None:
     assert load_journal(json.dumps({"entries": entries, "dropped": 3})) == (typed, 3)
     assert load_journal(json.dumps(entries)) == (typed, 0)
     assert load_journal("\n".join(json.dumps(e) for e in entries)) == (typed, 0)
-    with pytest.raises(JournalFormatError, match="^line 2: not JSON"):
+    with pytest.raises(JournalFormatError, match=r"^line 2: not JSON"):
         load_journal('{"id": 1}\n{nope')
     with pytest.raises(JournalFormatError, match=r"entries\[0\]: expected an object"):
         load_journal("[1]")

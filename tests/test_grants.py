@@ -74,7 +74,7 @@ def test_each_required_field_empty_is_named(field: str) -> None:
 
 @pytest.mark.parametrize("field", list(EXCHANGE))
 def test_each_field_repeated_is_named(field: str) -> None:
-    pairs = list(EXCHANGE.items()) + [(field, EXCHANGE[field])]
+    pairs = [*list(EXCHANGE.items()), (field, EXCHANGE[field])]
     with pytest.raises(ValidationFailed) as caught:
         validate(form_of(pairs))
     assert caught.value.field == field
@@ -139,7 +139,7 @@ def test_percent_encoded_utf8_is_decoded() -> None:
 
 
 def test_secret_values_are_never_echoed_whole_in_errors() -> None:
-    pairs = list(EXCHANGE.items()) + [("client_secret", EXCHANGE["client_secret"])]
+    pairs = [*list(EXCHANGE.items()), ("client_secret", EXCHANGE["client_secret"])]
     with pytest.raises(ValidationFailed) as caught:
         validate(form_of(pairs))
     rendered = repr(caught.value.parameters) + caught.value.message

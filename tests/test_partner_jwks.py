@@ -221,7 +221,7 @@ async def test_a_jwks_with_private_parts_is_refused_whole(keys: list[rsa.RSAPriv
     private = jwt.algorithms.RSAAlgorithm.to_jwk(keys[1], as_dict=True)
     body = {"keys": [jwk(keys[0], "k1"), {**private, "kid": "leaky"}]}
     cache, _ = make_cache(answer(body))
-    with pytest.raises(PartnerJwksMalformed, match="publishes private key material .*'leaky'") as caught:
+    with pytest.raises(PartnerJwksMalformed, match=r"publishes private key material .*'leaky'") as caught:
         await cache.key_for(URL, "k1")
     for member in ("d", "p", "q"):
         assert private[member] not in caught.value.message
@@ -239,7 +239,7 @@ def test_unusable_keys_are_skipped_and_listed(keys: list[rsa.RSAPrivateKey]) -> 
 
 async def test_the_timeout_is_enforced_here_too(make_cache: Any) -> None:
     cache = JwksCache(_never_answers, Clock(base=lambda: T0), timeout=0.01)
-    with pytest.raises(PartnerJwksTimeout, match="within 0.01 s"):
+    with pytest.raises(PartnerJwksTimeout, match=r"within 0.01 s"):
         await cache.key_for(URL, "k1")
 
 

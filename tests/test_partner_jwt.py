@@ -155,7 +155,7 @@ def _never_called(kid: str) -> PartnerKey | None:
 
 def test_alg_none_is_refused(clock: Clock) -> None:
     token = b64({"alg": "none", "kid": KID}) + "." + b64(claims()) + "."
-    with pytest.raises(SubjectJwtAlgorithmRefused, match="alg 'none'.*only RS256"):
+    with pytest.raises(SubjectJwtAlgorithmRefused, match=r"alg 'none'.*only RS256"):
         verify_partner_jwt(token, _never_called, JwtExpectations(), clock)
 
 
@@ -210,7 +210,7 @@ def test_a_payload_altered_after_signing(signer: rsa.RSAPrivateKey, key: Partner
 
 
 def test_expired_beyond_the_leeway(signer: rsa.RSAPrivateKey, key: PartnerKey, clock: Clock) -> None:
-    with pytest.raises(SubjectJwtExpired, match="expired 61 s ago.*leeway 60 s"):
+    with pytest.raises(SubjectJwtExpired, match=r"expired 61 s ago.*leeway 60 s"):
         verify(sign(signer, claims(iat=int(NOW) - 3661, exp=int(NOW) - 61)), key, clock)
     assert verify(sign(signer, claims(iat=int(NOW) - 3659, exp=int(NOW) - 59)), key, clock).email == EMAIL
 
@@ -268,7 +268,7 @@ def test_audience_lists_and_custom_audiences(signer: rsa.RSAPrivateKey, key: Par
 def test_issuer_is_checked_only_when_expected(signer: rsa.RSAPrivateKey, key: PartnerKey, clock: Clock) -> None:
     token = sign(signer, claims(iss="https://evil.example"))
     assert verify(token, key, clock).email == EMAIL
-    with pytest.raises(SubjectJwtIssuerMismatch, match="iss is 'https://evil.example'; expected 'https://auth.customer.com'"):
+    with pytest.raises(SubjectJwtIssuerMismatch, match=r"iss is 'https://evil.example'; expected 'https://auth.customer.com'"):
         verify(token, key, clock, issuer="https://auth.customer.com")
     with pytest.raises(SubjectJwtIssuerMismatch, match="has no iss claim"):
         verify(sign(signer, claims(iss=None)), key, clock, issuer="https://auth.customer.com")

@@ -339,7 +339,7 @@ def test_backoff_is_jittered_within_bounds_and_capped(make_client: MakeClient, c
     assert len(server.requests) == 8
     ceilings = [1.0, 2.0, 4.0, 8.0, 10.0, 10.0, 10.0]
     assert len(clock.sleeps) == len(ceilings)
-    for slept, ceiling in zip(clock.sleeps, ceilings):
+    for slept, ceiling in zip(clock.sleeps, ceilings, strict=False):
         assert ceiling / 2 <= slept <= ceiling
     assert len(set(clock.sleeps)) == len(clock.sleeps)  # jittered, not a fixed schedule
 

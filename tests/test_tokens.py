@@ -198,7 +198,7 @@ def test_verify_access_token_accepts_own_and_rejects_bad(rsa_keys: KeySet) -> No
     with pytest.raises(jwt.InvalidAudienceError):
         issuer.verify_access_token(issued.token, audience="other")
 
-    header, payload, signature = issued.token.split(".")
+    header, _payload, signature = issued.token.split(".")
     forged_claims = dict(issued.claims, sub="someone-else")
     forged_payload = base64.urlsafe_b64encode(json.dumps(forged_claims).encode()).rstrip(b"=").decode()
     with pytest.raises(jwt.InvalidSignatureError):
@@ -346,7 +346,7 @@ def test_refresh_token_sealed_with_a_different_key_under_our_kid_fails_the_seal(
     """The kid in the header is only a hint: a forger who copies it still cannot produce a valid seal."""
     impostor_keys = KeySet.generate("RS256")
     forged = make_issuer(impostor_keys).issue_refresh_token(client_id="c", subject="s", email=None, scope=None)
-    header, *rest = forged.split(".")
+    _header, *rest = forged.split(".")
     our_header = {"cty": "JWT", "enc": "A256GCM", "alg": "dir", "kid": rsa_keys.active.kid}
     encoded = base64.urlsafe_b64encode(json.dumps(our_header, separators=(",", ":")).encode()).rstrip(b"=").decode()
     with pytest.raises(InvalidRefreshToken) as caught:

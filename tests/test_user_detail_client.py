@@ -201,7 +201,7 @@ async def test_connections_are_kept_alive_and_reused(http: UserDetailHttp, serve
 
 
 async def test_no_answer_within_the_timeout(http: UserDetailHttp, server: LoopbackServer) -> None:
-    with pytest.raises(CallbackTimedOut, match="no answer within 0.2 s"):
+    with pytest.raises(CallbackTimedOut, match=r"no answer within 0.2 s"):
         await get(http, server.url + "/never", timeout=0.2)
 
 

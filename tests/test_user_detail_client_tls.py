@@ -78,7 +78,7 @@ async def test_an_untrusted_certificate_is_a_failed_callback_not_a_crash(tls_ser
     server, _ = tls_server
     http = UserDetailClient()  # the system's CAs: our throwaway CA is not among them
     try:
-        with pytest.raises(CallbackFailed, match="(?i)tls|certificate"):
+        with pytest.raises(CallbackFailed, match=r"(?i)tls|certificate"):
             await http.get(server.url + "/v1/user-detail", {"Authorization": "Bearer t"}, 5.0, 65536)
     finally:
         await http.aclose()

@@ -14,6 +14,7 @@ from spotnana_sim.cli.common import CommandError
 from spotnana_sim.core.protocol import TOKEN_ENDPOINT_PATH
 from spotnana_sim.core.redaction import redact_url
 from spotnana_sim.core.settings import DEFAULT_EMAIL_FIELD, DEFAULT_TIMEOUT
+from spotnana_sim.harness.journal_entry import JournalEntry
 from spotnana_sim.kit.client_grader import (
     GraderPolicy,
     JournalFormatError,
@@ -190,7 +191,7 @@ def run_check_client(args: argparse.Namespace) -> int:
             raise CommandError(f"{args.journal}: {exc}") from None
         source = str(args.journal)
     if args.client_id:
-        entries = [e for e in entries if e.get("client_id") == args.client_id]
+        entries = [e for e in entries if e.client_id == args.client_id]
         source += f" (client {args.client_id})"
     policy = GraderPolicy(refresh_margin=args.refresh_margin, min_retry_delay=args.min_retry_delay)
     token_url = args.from_url.rstrip("/").removesuffix(JOURNAL_PATH) + TOKEN_ENDPOINT_PATH if args.from_url else None
@@ -215,7 +216,7 @@ def run_check_frontend(args: argparse.Namespace) -> int:
     return _emit(report, args)
 
 
-def _fetch_journal(base_url: str, admin_token: str | None) -> tuple[list[dict[str, Any]], int]:
+def _fetch_journal(base_url: str, admin_token: str | None) -> tuple[list[JournalEntry], int]:
     url = base_url if base_url.rstrip("/").endswith(JOURNAL_PATH) else base_url.rstrip("/") + JOURNAL_PATH
     headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
     import httpx

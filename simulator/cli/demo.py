@@ -96,7 +96,8 @@ def _shorten_token(name: str, value: Any) -> Any:
 
 def _decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     def part(segment: str) -> dict[str, Any]:
-        return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+        decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+        return decoded
 
     header, payload, _ = token.split(".")
     return part(header), part(payload)

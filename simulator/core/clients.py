@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from spotnana_sim.core.errors import GrantNotAllowed, InvalidClient
 from spotnana_sim.core.settings import ClientConfig
@@ -84,4 +85,4 @@ class ClientRegistry:
         client_id = claims.get("client_id")
         if not isinstance(client_id, str) or client_id not in self._clients or client_id in self._revoked:
             return False
-        return claims.get("gen", 0) == self.generation(client_id)
+        return bool(claims.get("gen", 0) == self.generation(client_id))

@@ -42,9 +42,9 @@ EMBED_FAULTS = (REFUSE_TOKEN, REQUEST_LATE, REQUEST_TWICE)
 
 _COMMON_KEYS = ("id", "target", "description", "match", "times", "after", "probability", "seed", "delay", "response")
 _KEYS = {
-    TOKEN_ENDPOINT: _COMMON_KEYS + ("connection", "expires_in", "expired"),
-    USER_DETAIL: _COMMON_KEYS + ("user_detail",),
-    PARTNER_JWKS: _COMMON_KEYS + ("partner_jwks",),
+    TOKEN_ENDPOINT: (*_COMMON_KEYS, "connection", "expires_in", "expired"),
+    USER_DETAIL: (*_COMMON_KEYS, "user_detail"),
+    PARTNER_JWKS: (*_COMMON_KEYS, "partner_jwks"),
     EMBED: (*(key for key in _COMMON_KEYS if key != "response"), "embed"),
 }
 _MATCH_KEYS = {
@@ -378,8 +378,8 @@ def parse_rule(raw: Any, path: str = "", *, seed_source: Callable[[], int] | Non
     if embed is not None:
         spec["embed"] = embed
 
-    outcomes = [k for k in ("response", "connection") if k in spec]
-    quirks = [k for k in ("expires_in", "expired") if k in spec]
+    outcomes: list[str] = [k for k in ("response", "connection") if k in spec]
+    quirks: list[str] = [k for k in ("expires_in", "expired") if k in spec]
     if len(outcomes) > 1 or (outcomes and quirks):
         raise _fail(path, f"{' and '.join(outcomes + quirks)} exclude each other: a rule answers one way")
     if not (outcomes or quirks or delay or user_detail or partner_jwks or embed):

@@ -14,8 +14,8 @@ from spotnana_sim.core.errors import InvalidScope, UnsupportedContentType, Unsup
 from spotnana_sim.core.protocol import (
     ACCESS_TOKEN_TYPE,
     CLIENT_CREDENTIALS_GRANT,
-    JWT_TOKEN_TYPE,
     FORM_CONTENT_TYPE,
+    JWT_TOKEN_TYPE,
     OPENID_SCOPE,
     SUPPORTED_GRANTS,
     TOKEN_EXCHANGE_GRANT,

@@ -31,11 +31,11 @@ from spotnana_sim.core.errors import (
     SimulatorError,
     ValidationFailed,
 )
+from spotnana_sim.core.partner_identity import PartnerJwtRecord, PartnerJwtVerifier
 from spotnana_sim.core.profiles import ProfileDirectory
 from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, NO_STORE_HEADERS, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
 from spotnana_sim.core.rate_limit import RateLimiter
 from spotnana_sim.core.redaction import redact_fields
-from spotnana_sim.core.partner_identity import PartnerJwtRecord, PartnerJwtVerifier
 from spotnana_sim.core.settings import JWT_IDENTITY
 from spotnana_sim.core.token_request import CLIENT_FIELDS, Form, TokenRequest, first_value, parse_form, validate
 from spotnana_sim.core.tokens import TokenIssuer

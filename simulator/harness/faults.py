@@ -22,11 +22,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
 from spotnana_sim.core.embed import EmbedFault
 from spotnana_sim.core.fault_rules import (
     ALWAYS,
     CONNECTION_FAULTS,
     EMBED,
+    PARTNER_JWKS,
     REFUSE_TOKEN,
     REQUEST_TWICE,
     TARGETS,
@@ -34,7 +38,6 @@ from spotnana_sim.core.fault_rules import (
     USER_DETAIL,
     FaultAnswer,
     FaultRuleError,
-    PARTNER_JWKS,
     Rule,
     check_rules,
     parse_rule,
@@ -42,9 +45,6 @@ from spotnana_sim.core.fault_rules import (
     validate_rule,
 )
 from spotnana_sim.core.settings import DEFAULT_EMAIL_FIELD
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
-
 from spotnana_sim.core.user_detail import (
     MAX_BODY_BYTES,
     CallbackContext,

@@ -110,6 +110,4 @@ def _matches(entry: JournalEntry, client_id: str | None, status: int | None, sin
         return False
     if since is not None and entry.timestamp < since:
         return False
-    if kind is not None and entry.kind != kind:
-        return False
-    return True
+    return not (kind is not None and entry.kind != kind)

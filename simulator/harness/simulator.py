@@ -14,14 +14,13 @@ from typing import Protocol
 from spotnana_sim.core.clients import ClientRegistry
 from spotnana_sim.core.clock import Clock
 from spotnana_sim.core.errors import ErrorTable
-from spotnana_sim.core.profiles import ProfileDirectory
-from spotnana_sim.core.rate_limit import RateLimiter
-from spotnana_sim.core.settings import Settings
-from spotnana_sim.core.tokens import KeySet, TokenIssuer
 from spotnana_sim.core.partner_identity import PartnerJwtVerifier
 from spotnana_sim.core.partner_jwks import JwksCache, JwksFetch
 from spotnana_sim.core.partner_keys import PartnerKeyRegistry
-from spotnana_sim.core.settings import DEFAULT_TIMEOUT
+from spotnana_sim.core.profiles import ProfileDirectory
+from spotnana_sim.core.rate_limit import RateLimiter
+from spotnana_sim.core.settings import DEFAULT_TIMEOUT, Settings
+from spotnana_sim.core.tokens import KeySet, TokenIssuer
 from spotnana_sim.core.user_detail import UserDetailHttp, UserDetailResponse, UserDetailVerifier
 from spotnana_sim.harness.endpoint import TokenEndpoint
 from spotnana_sim.harness.faults import FaultBook
@@ -32,13 +31,6 @@ EMBEDDED_USER_DETAIL_PREFIX = "/partner"  # where the reference user-detail API 
 
 class OwnedHttpClient(UserDetailHttp, Protocol):
     """An HTTP client the simulator opens with the server and closes with it."""
-
-    def register_configured_keys(self) -> None:
-        """Keys a [[clients]] table lists (keys, jwks_file) are registered for its company at start."""
-        for client in self.clients.all():
-            for jwk in client.keys:
-                if self.partner_keys.find_active(client.org_id, str(jwk["kid"])) is None:
-                    self.partner_keys.register(client.org_id, {"keyType": "JWKS", "jwks": {"keys": [dict(jwk)]}})
 
     async def start(self) -> None: ...
 

@@ -17,6 +17,7 @@ Entries are the plain dicts of ``simulator.journal`` (secrets already redacted).
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -205,14 +206,14 @@ def check_token_reuse(entries: Sequence[JournalEntry], policy: GraderPolicy) -> 
     issued = [e for e in entries if e.status == 200 and e.expires_at is not None]
     if not issued:
         return CheckResult(name, SKIP, "no token was issued, so there was nothing to reuse")
-    by_subject: dict[tuple[Any, ...], list[Mapping[str, Any]]] = defaultdict(list)
+    by_subject: dict[tuple[Any, ...], list[JournalEntry]] = defaultdict(list)
     for entry in sorted(issued, key=lambda e: (e.timestamp, e.id)):
         by_subject[_subject_key(entry)].append(entry)
     needless: list[str] = []
     per_subject: list[str] = []
-    for (client_id, grant, subject), run in by_subject.items():
+    for (client_id, _grant, subject), run in by_subject.items():
         repeats = []
-        for previous, current in zip(run, run[1:]):
+        for previous, current in itertools.pairwise(run):
             still_valid_for = float(previous.expires_at or 0) - float(current.timestamp)
             if still_valid_for > policy.refresh_margin:
                 repeats.append(f"#{current.id} while #{previous.id}'s token had {still_valid_for:.0f} s left")
@@ -251,7 +252,7 @@ def _request_key(entry: JournalEntry) -> tuple[Any, ...]:
 
 def check_retry_timing(entries: Sequence[JournalEntry], policy: GraderPolicy) -> CheckResult:
     name = "retry-timing"
-    by_request: dict[tuple[Any, ...], list[Mapping[str, Any]]] = defaultdict(list)
+    by_request: dict[tuple[Any, ...], list[JournalEntry]] = defaultdict(list)
     for entry in sorted(entries, key=lambda e: (e.timestamp, e.id)):
         by_request[_request_key(entry)].append(entry)
     retries = 0
@@ -260,7 +261,7 @@ def check_retry_timing(entries: Sequence[JournalEntry], policy: GraderPolicy) ->
     for run in by_request.values():
         gaps: list[float] = []  # gaps after consecutive retryable failures, reset by any other answer
         governed = False  # a Retry-After sets the pace, so growth is not required
-        for failed, retry in zip(run, run[1:]):
+        for failed, retry in itertools.pairwise(run):
             if not _retryable(failed):
                 gaps, governed = [], False
                 continue

@@ -19,6 +19,7 @@ in-process transport turns it into the httpx exception a client would get over T
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -62,7 +63,8 @@ class FaultableHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         cycle = self.cycle
         if cycle is not None and cycle.scope is self.scope:
-            self.scope.setdefault("extensions", {})[CONTROL_KEY] = ConnectionControl(cycle)
+            extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
+            extensions[CONTROL_KEY] = ConnectionControl(cycle)
 
 
 async def break_connection(kind: str, scope: Scope, send: Send) -> None:
@@ -93,9 +95,7 @@ async def break_connection(kind: str, scope: Scope, send: Send) -> None:
     else:  # "reset": SO_LINGER 0 makes close() send RST instead of FIN
         sock = transport.get_extra_info("socket")
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            except OSError:
-                pass
         transport.abort()
     control.gone()

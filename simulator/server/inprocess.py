@@ -53,7 +53,7 @@ class HttpxUserDetailHttp:
 
     def __init__(self, client: httpx.AsyncClient) -> None:
         # A Set-Cookie in one user's answer must never ride along on the next user's call.
-        client.cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))  # type: ignore[assignment]
+        client.cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
         self.client = client
 
     async def get(

@@ -92,7 +92,7 @@ class AppServer:
         for name, value in uvicorn_settings.items():  # e.g. ssl_certfile for a TLS test server
             setattr(config, name, value)
         self.server = uvicorn.Server(config)
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not the main thread
+        # uvicorn listens to signals only from the main thread, so this thread leaves them alone.
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, name="spotnana-sim", daemon=True
         )

@@ -184,7 +184,7 @@ async def test_200_concurrent_exchanges_are_all_answered_correctly(sim: tuple[Se
         forms = [exchange_form(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, subjects[i % len(subjects)]) for i in range(200)]
         responses = await asyncio.gather(*(http.post(TOKEN_ENDPOINT_PATH, data=form) for form in forms))
     jtis = set()
-    for form, response in zip(forms, responses):
+    for form, response in zip(forms, responses, strict=False):
         assert response.status_code == 200, response.text
         token = response.json()["access_token"]
         key = jwks[jwt.get_unverified_header(token)["kid"]].key

@@ -13,6 +13,7 @@ import httpx
 import jwt
 import pytest
 from authlib.integrations.httpx_client import OAuth2Client, OAuthError
+
 from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
 
 from .conftest import LiveSimulator

@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 from dockerfile_parse import DockerfileParser
+
 from spotnana_sim.core.protocol import (
     ACCESS_TOKEN_TYPE,
     TOKEN_ENDPOINT_PATH,
