@@ -20,7 +20,7 @@ $(SOURCE_LIST): FORCE
 $(STAMP): pyproject.toml $(SOURCE_LIST)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]' --config-settings editable_mode=strict
+	$(BIN)/python -m pip install --quiet --quiet -e '.[test]' --config-settings editable_mode=strict
 	touch $(STAMP)
 
 FORCE:
