@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 import jwt
 
+from spotnana_sim.core.hosts import is_loopback
 from spotnana_sim.core.partner_jwks import DEFAULT_MAX_AGE, MAX_AGE_CAP, cache_lifetime
 from spotnana_sim.core.partner_jwt import (
     ALGORITHM,
@@ -39,7 +40,7 @@ from spotnana_sim.core.redaction import redact, redact_url, shorten
 from spotnana_sim.core.settings import DEFAULT_TIMEOUT
 from spotnana_sim.core.user_detail import MAX_BODY_BYTES, extract_email
 from spotnana_sim.kit.report import FAIL, PASS, SKIP, WARN, CheckResult, Report
-from spotnana_sim.kit.user_detail_checks import Answer, is_loopback_host
+from spotnana_sim.kit.user_detail_checks import Answer
 
 TITLE = "model B (partner JWT) conformance"
 
@@ -222,7 +223,7 @@ def jwks_https(probe: JwtProbe) -> CheckResult:
     parts = urlsplit(probe.target.jwks_url)
     if parts.scheme == "https":
         return CheckResult("jwks-https", PASS, "the JWKS URL is HTTPS")
-    if is_loopback_host(parts.hostname or ""):
+    if is_loopback(parts.hostname or ""):
         return CheckResult("jwks-https", PASS, "plain HTTP on loopback: fine for local tests; the URL you give "
                            "Spotnana must be HTTPS (documented)")
     return CheckResult("jwks-https", FAIL, f"plain HTTP to {parts.hostname}: Spotnana fetches the JWKS over HTTPS",

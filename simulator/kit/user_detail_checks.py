@@ -19,7 +19,6 @@ no pytest and no web framework here: the HTTP client is passed in (``httpx.Clien
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -27,6 +26,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from spotnana_sim.core.hosts import is_loopback
 from spotnana_sim.core.redaction import redact_url
 from spotnana_sim.core.user_detail import MAX_BODY_BYTES, extract_email
 from spotnana_sim.kit.connection_failure import CONNECT_TIMEOUT, NAME, REFUSED, TLS, explain
@@ -353,21 +353,12 @@ def repeatable(probe: UserDetailProbe) -> CheckResult:
     return CheckResult(name, PASS, f"{len(answers)} calls with the same token gave the same {field_path}")
 
 
-def is_loopback_host(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 @_check("https", needs_answer=False)
 def https(probe: UserDetailProbe) -> CheckResult:
     parts = urlsplit(probe.target.url)
     if parts.scheme == "https":
         return CheckResult("https", PASS, "the URL is HTTPS")
-    if is_loopback_host(parts.hostname or ""):
+    if is_loopback(parts.hostname or ""):
         return CheckResult("https", PASS, "plain HTTP on loopback: fine for local tests; the URL you give Spotnana must be HTTPS")
     return CheckResult("https", WARN, f"plain HTTP to {parts.hostname}: Spotnana calls this URL over the internet",
                        fix="serve the user-detail API over HTTPS: the call carries your users' bearer tokens")
