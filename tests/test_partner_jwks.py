@@ -12,10 +12,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from spotnana_sim.core.clock import Clock
+from spotnana_sim.core.error_rendering import ErrorTable
 from spotnana_sim.core.errors import (
     RFC6749,
     SPOTNANA,
-    ErrorTable,
     PartnerJwksMalformed,
     PartnerJwksTimeout,
     PartnerJwksUnreachable,
@@ -296,3 +296,28 @@ def test_jwks_failure_rows(error: type[SimulatorError], status: int, code: str) 
     assert (table.render(error("x"), SPOTNANA).status, table.render(error("x"), SPOTNANA).error_code) == (status, code)
     rfc = table.render(error("x"), RFC6749)
     assert (rfc.status, rfc.body["error"]) == (503, "temporarily_unavailable")
+
+
+
+async def test_an_unknown_kid_right_after_the_first_fetch_does_not_fetch_again() -> None:
+    """The first fetch happened just now: the unknown-kid refetch interval counts from it, even though
+    the clock moved on while the fetch ran."""
+    import json as json_module
+
+    from spotnana_sim.core.clock import Clock
+    from spotnana_sim.core.partner_jwks import JwksCache
+    from spotnana_sim.core.user_detail import UserDetailResponse
+    from spotnana_sim.reference.partner_idp import PartnerIdentityProvider
+
+    ticks = iter(range(1_000_000, 2_000_000))
+    clock = Clock(base=lambda: float(next(ticks)) / 1000)  # every reading a millisecond later, as a real clock's
+    body = json_module.dumps(PartnerIdentityProvider().jwks()).encode()
+    fetches: list[str] = []
+
+    async def fetch(url: str) -> UserDetailResponse:
+        fetches.append(url)
+        return UserDetailResponse(200, {"content-type": "application/json"}, body)
+
+    cache = JwksCache(fetch=fetch, clock=clock)
+    assert await cache.key_for("https://idp.example/jwks", "no-such-kid") is None
+    assert len(fetches) == 1

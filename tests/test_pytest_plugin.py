@@ -17,6 +17,7 @@ from spotnana_sim.reference.user_detail import create_user_detail_app
 from .servers import ServerThread
 
 pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.e2e  # the inner runs serve simulators on loopback
 
 INI = """
 [pytest]
@@ -184,6 +185,57 @@ def test_in_process_fixture_faults_clients_and_user_detail(inner: pytest.Pyteste
             """
         )
         inner.runpytest().assert_outcomes(passed=3)
+
+
+@pytest.mark.e2e  # the fixture serves its JWKS on loopback
+def test_partner_idp_fixture_and_model_b_clients(inner: pytest.Pytester) -> None:
+    inner.makepyfile(
+        """
+        import httpx
+        import pytest
+        from helpers import FORM
+        from spotnana_sim.core.settings import ConfigError
+
+        SERVED = []
+
+        def form(token):
+            return {**FORM, "client_id": "acme", "client_secret": "acme-secret", "subject_token": token}
+
+        def test_jwks_url(spotnana_sim, spotnana_partner_idp):
+            SERVED.append(spotnana_partner_idp.jwks_url)
+            assert spotnana_partner_idp.jwks_url.startswith("http://127.0.0.1:")
+            assert httpx.get(spotnana_partner_idp.jwks_url).json() == spotnana_partner_idp.jwks()
+            client = spotnana_sim.add_jwt_client("acme", "acme-secret", jwks_url=spotnana_partner_idp.jwks_url)
+            assert client.identity == "jwt"
+            assert httpx.post(spotnana_sim.token_url, data=form(spotnana_partner_idp.sign("ada@example.com"))).status_code == 200
+            wrong = httpx.post(spotnana_sim.token_url, data=form(spotnana_partner_idp.sign("ada@example.com", aud="x")))
+            assert wrong.json()["errorMessages"][0]["errorCode"] == "SUBJECT_TOKEN_AUDIENCE_INVALID"
+
+        def test_torn_down_after_its_test():
+            with pytest.raises(httpx.ConnectError):
+                httpx.get(SERVED[0])
+
+        def test_keys_in_process(spotnana_sim_app, spotnana_partner_idp):
+            spotnana_sim_app.add_jwt_client("acme", "acme-secret", keys=spotnana_partner_idp.jwks()["keys"])
+            token = spotnana_partner_idp.sign("ada@example.com")
+            assert spotnana_sim_app.post("/v2/auth/oauth2-token", data=form(token)).status_code == 200
+
+        def test_bad_keys_and_values_are_named(spotnana_sim, spotnana_partner_idp):
+            spotnana_sim.add_jwt_client("acme", "acme-secret")
+            jwk = spotnana_partner_idp.jwks()["keys"][0]
+            with pytest.raises(ValueError, match="private key members") as leaked:
+                spotnana_sim.register_partner_key("acme", {**jwk, "d": "cHJpdmF0ZQ"})
+            assert "cHJpdmF0ZQ" not in str(leaked.value)
+            assert spotnana_sim.register_partner_key("acme", jwk)["status"] == "ACTIVE"
+            with pytest.raises(ValueError, match="already ACTIVE"):
+                spotnana_sim.register_partner_key("acme", jwk)
+            with pytest.raises(ValueError, match="no client 'nobody'"):
+                spotnana_sim.register_partner_key("nobody", jwk)
+            with pytest.raises(ConfigError, match="jwks_url"):
+                spotnana_sim.add_jwt_client("other", "s", jwks_url="ftp://example.com/jwks")
+        """
+    )
+    inner.runpytest().assert_outcomes(passed=4)
 
 
 def test_unused_plugin_starts_nothing(inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:

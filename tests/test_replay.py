@@ -5,24 +5,24 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from spotnana_sim.cli import main as cli
 from spotnana_sim.core.settings import ClientConfig, Settings
-from spotnana_sim.scenarios.loader import Scenario, load_scenarios, parse_scenario, shipped_scenarios_dir
+from spotnana_sim.kit.report import ERROR, FAIL, PASS, SKIP, CheckResult
+from spotnana_sim.scenarios.loader import load_scenarios, parse_scenario, shipped_scenarios_dir
+from spotnana_sim.scenarios.model import Scenario
 from spotnana_sim.scenarios.replay import (
-    ERROR,
-    FAILED,
-    PASSED,
-    SKIPPED,
     InProcessRunner,
-    ScenarioResult,
     exit_status,
     format_table,
-    junit_xml,
+    report_of,
     run_all,
+    scenario_result,
+    write_junit,
 )
 
 
@@ -34,7 +34,7 @@ async def test_the_whole_shipped_library_passes_in_process() -> None:
     scenarios, broken = load_scenarios([shipped_scenarios_dir()])
     assert broken == []
     results = await run_all(InProcessRunner(), scenarios)
-    not_passed = [(r.name, r.why, r.details) for r in results if r.outcome != PASSED]
+    not_passed = [(r.name, r.summary, r.details) for r in results if r.status != PASS]
     assert not_passed == []
     assert len(results) >= 30
 
@@ -52,8 +52,8 @@ steps:
     expect: {status: 200}
 """)
     [result] = await run_all(InProcessRunner(), [wrong])
-    assert result.outcome == FAILED
-    assert result.why == "steps[0] (step 1): user-detail calls: expected 1, the simulator made 0"
+    assert result.status == FAIL
+    assert result.summary == "steps[0] (step 1): user-detail calls: expected 1, the simulator made 0"
     assert "steps[1] (second): status: expected 200, got 403 (INVALID_CLIENT_CREDENTIALS)" in result.details
 
 
@@ -67,9 +67,9 @@ steps:
 """
     [good] = await run_all(InProcessRunner(), [scenario(text % "Bearer ${subject_token}")])
     [bad] = await run_all(InProcessRunner(), [scenario(text % "Basic ${subject_token}")])
-    assert good.outcome == PASSED
-    assert bad.outcome == FAILED and "user-detail Authorization: expected 'Basic" in bad.why
-    assert "demo-token-ada" not in bad.why  # the subject token itself is never shown whole
+    assert good.status == PASS
+    assert bad.status == FAIL and "user-detail Authorization: expected 'Basic" in bad.summary
+    assert "demo-token-ada" not in bad.summary  # the subject token itself is never shown whole
 
 
 async def test_scenario_config_applies_to_that_scenario_only() -> None:
@@ -83,7 +83,7 @@ steps:
 """)
     default = scenario("name: default\ndescription: d\nsource: documented\nsteps:\n  - expect: {status: 200}\n")
     results = await run_all(InProcessRunner(), [strict, default])
-    assert [r.outcome for r in results] == [PASSED, PASSED]
+    assert [r.status for r in results] == [PASS, PASS]
 
 
 async def test_base_settings_and_credentials_fill_the_placeholders() -> None:
@@ -92,42 +92,44 @@ async def test_base_settings_and_credentials_fill_the_placeholders() -> None:
     base = Settings(clients=(ClientConfig("acme", "acme-secret-1"),))
     ok = scenario("name: ok\ndescription: d\nsource: documented\nsteps:\n  - expect: {status: 200, claims: {client_id: acme}}\n")
     [result] = await run_all(InProcessRunner(base), [ok])
-    assert result.outcome == PASSED
+    assert result.status == PASS
     [wrong] = await run_all(InProcessRunner(base, Credentials(client_secret="not-it")), [ok])
-    assert wrong.outcome == FAILED and "403" in wrong.why
+    assert wrong.status == FAIL and "403" in wrong.summary
 
 
 async def test_a_fault_rule_the_engine_refuses_at_run_time_is_an_error_naming_it() -> None:
     # Loading checks rules too; this reaches the runner directly, as a scenario built in code would.
-    from dataclasses import replace
-
     base = scenario("name: f\ndescription: d\nsource: modeled\nsteps:\n  - expect: {status: 200}\n")
     broken = replace(base, faults=({"target": "token-endpoint", "times": -1},))
     [result] = await run_all(InProcessRunner(), [broken])
-    assert result.outcome == ERROR and result.why.startswith("faults[0].times")
+    assert result.status == ERROR and result.summary.startswith("faults[0].times")
 
 
-def results_mix() -> list[ScenarioResult]:
+def results_mix() -> list[CheckResult]:
     return [
-        ScenarioResult("a", "s/a.yaml", PASSED, "1 step as expected", seconds=0.5),
-        ScenarioResult("b", "s/b.yaml", FAILED, "steps[0]: status: expected 200, got 503", ["steps[0]: status: expected 200, got 503", "steps[0]: x"]),
-        ScenarioResult("c", "s/c.yaml", SKIPPED, "needs fault rules"),
-        ScenarioResult("d", "s/d.yaml", ERROR, "faults[0].times: bad"),
-        ScenarioResult("e", "s/e.yaml", SKIPPED, "modeled"),
+        replace(scenario_result("a", "s/a.yaml", PASS, "1 step as expected"), seconds=0.5),
+        scenario_result("b", "s/b.yaml", FAIL, "steps[0]: status: expected 200, got 503", ["steps[0]: status: expected 200, got 503", "steps[0]: x"]),
+        scenario_result("c", "s/c.yaml", SKIP, "needs fault rules"),
+        scenario_result("d", "s/d.yaml", ERROR, "faults[0].times: bad"),
+        scenario_result("e", "s/e.yaml", SKIP, "modeled"),
     ]
 
 
-def test_junit_xml_counts_and_elements() -> None:
-    root = ET.fromstring(ET.tostring(junit_xml(results_mix()).getroot()))
+def test_junit_xml_counts_and_elements(tmp_path: Path) -> None:
+    write_junit(results_mix(), tmp_path / "replay.xml")
+    root = ET.parse(tmp_path / "replay.xml").getroot()
+    assert ET.fromstring(report_of(results_mix()).to_junit().split("?>", 1)[1]).find("testsuite") is not None
     suite = root.find("testsuite")
-    assert suite is not None
+    assert suite is not None and suite.get("name") == "spotnana-sim replay" and suite.get("time") == "0.500"
     assert {k: suite.get(k) for k in ("tests", "failures", "errors", "skipped")} == {"tests": "5", "failures": "1", "errors": "1", "skipped": "2"}
     cases = {case.get("name"): case for case in suite.iter("testcase")}
     assert list(cases) == ["a", "b", "c", "d", "e"]
-    assert len(cases["a"]) == 0
+    assert len(cases["a"]) == 0 and cases["a"].get("time") == "0.500" and cases["a"].get("file") == "s/a.yaml"
     failure = cases["b"].find("failure")
     assert failure is not None and failure.get("message") == "steps[0]: status: expected 200, got 503" and "steps[0]: x" in (failure.text or "")
     assert cases["c"].find("skipped") is not None and cases["d"].find("error") is not None
+    error = cases["d"].find("error")
+    assert error is not None and error.get("message") == "faults[0].times: bad"
     assert cases["b"].get("classname") == "scenarios.b"
 
 

@@ -13,16 +13,15 @@ import pytest
 from spotnana_sim.core.redaction import redact
 from spotnana_sim.scenarios.judge import Observed, check_step
 from spotnana_sim.scenarios.loader import (
-    PLACEHOLDERS,
-    Expectation,
     ScenarioError,
-    UserDetailExpectation,
     load_scenario,
     load_scenarios,
     parse_scenario,
     schema_path,
     shipped_scenarios_dir,
 )
+from spotnana_sim.scenarios.model import Expectation, UserDetailExpectation
+from spotnana_sim.scenarios.placeholders import PLACEHOLDERS
 from spotnana_sim.scenarios.record import WRONG_SECRET, render, scenario_from_journal
 
 VALUES = {"client_id": "demo-client", "client_secret": "s3cret-value-1234", "subject_token": "subject-token-abcd"}
@@ -298,8 +297,10 @@ def test_failure_messages_never_show_a_whole_secret() -> None:
     assert redact(VALUES["client_secret"]) in text
 
 
-def test_placeholders_are_the_three_secrets() -> None:
-    assert PLACEHOLDERS == ("client_id", "client_secret", "subject_token")
+def test_the_placeholders_are_the_credentials_then_what_a_run_makes() -> None:
+    assert PLACEHOLDERS[:3] == ("client_id", "client_secret", "subject_token")
+    assert set(PLACEHOLDERS[3:]) == {"client_token", "tmc_admin_token", "company_id", "partner_kid", "partner_jwks",
+                                     "partner_jwks_url", "partner_jwt"}
 
 
 # ------------------------------------------------------------------------------------------ record
@@ -361,7 +362,7 @@ def test_recording_gives_each_user_a_variable_even_when_their_tokens_end_alike()
 
 
 def test_numbered_subject_token_placeholders_are_known_and_filled() -> None:
-    from spotnana_sim.scenarios.loader import placeholder_values
+    from spotnana_sim.scenarios.setup import placeholder_values
 
     text = MINIMAL.replace("- expect:", "- request: {set: {subject_token: '${subject_token_2}'}}\n    expect:")
     scenario = parse_scenario(text, "t.yaml")

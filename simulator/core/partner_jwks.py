@@ -175,6 +175,8 @@ class JwksCache:
                 entry = await self._refresh(url, "first use" if entry is None else "expired", records)
             if kid in entry.keys:
                 return entry.keys[kid]
+            now = self.clock.now()  # a fetch just now counts: no second one for the same unknown kid
+            # (now < last_attempt: the simulator's clock was set back, so the interval starts over)
             if now - entry.last_attempt >= self.refetch_interval or now < entry.last_attempt:
                 entry = await self._refresh(url, "unknown kid", records)
             return entry.keys.get(kid)

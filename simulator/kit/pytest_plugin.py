@@ -8,6 +8,9 @@ Fixtures:
 * ``spotnana_sim_settings``: session-scoped :class:`spotnana_sim.core.settings.Settings`; override it in
   ``conftest.py``. ``@pytest.mark.spotnana_sim(errors="rfc6749", ...)`` changes settings for one
   test (that test gets a simulator of its own).
+* ``spotnana_partner_idp``: a partner identity provider (identity model B) whose JWKS is served on a
+  free loopback port for the test; a :class:`spotnana_sim.kit.testing.ServedPartnerIdp`
+  (``.sign(email)``, ``.jwks_url``, ``.jwks()``). Pair it with ``spotnana_sim.add_jwt_client``.
 
 ``pytest --spotnana-user-detail-url URL --spotnana-token T --spotnana-email E`` adds one test item
 per user-detail check (select them alone with ``-m spotnana_user_detail``).
@@ -26,7 +29,7 @@ import pytest
 if TYPE_CHECKING:
     from spotnana_sim.core.settings import Settings
     from spotnana_sim.kit.report import CheckResult
-    from spotnana_sim.kit.testing import InProcessHandle, SimulatorHandle, SimulatorServer
+    from spotnana_sim.kit.testing import InProcessHandle, ServedPartnerIdp, SimulatorHandle, SimulatorServer
     from spotnana_sim.kit.user_detail_checks import UserDetailProbe
 
 MARKER = "spotnana_sim"
@@ -137,6 +140,17 @@ def spotnana_sim_app(request: pytest.FixtureRequest) -> Iterator[InProcessHandle
     handle = start_in_process(settings)
     yield handle
     asyncio.run(handle.aclose())  # sync teardown: the test's event loop, if any, has finished
+
+
+@pytest.fixture
+def spotnana_partner_idp() -> Iterator[ServedPartnerIdp]:
+    """A partner identity provider with a fresh key pair, its JWKS on a free loopback port until the
+    test ends: ``spotnana_sim.add_jwt_client("acme", "s", jwks_url=spotnana_partner_idp.jwks_url)``,
+    then exchange ``spotnana_partner_idp.sign("ada@example.com")``."""
+    from spotnana_sim.kit.testing import ServedPartnerIdp
+
+    with ServedPartnerIdp() as idp:
+        yield idp
 
 
 # ------------------------------------------------------------------- user-detail checks as items

@@ -1,8 +1,14 @@
-"""Results of a conformance run and their three renderings: a table for people, JSON, JUnit XML for CI.
+"""Results of a run (conformance checks, replayed scenarios) and their renderings: a table for
+people, JSON, JUnit XML for CI. Every command that reports results goes through this one model.
 
-A check ends in one of four states. ``fail`` breaks the build (exit status 1); ``warn`` is worth
-reading but does not; ``skip`` says why the check could not run (e.g. no expired token was given).
-A ``critical`` failure is one that lets the wrong user in; it is labelled as such everywhere.
+A result ends in one of five states. ``fail`` breaks the build (exit status 1), and so does
+``error`` (the check could not be run at all: a malformed scenario, a target that refused set-up);
+``warn`` is worth reading but does not; ``skip`` says why the check was not run (e.g. no expired
+token was given). A ``critical`` failure is one that lets the wrong user in; it is labelled as such
+everywhere.
+
+Two tables: :meth:`Report.to_table` (checks: label, name, summary and how to fix it) and
+:meth:`Report.to_outcome_table` (one row per item run: name, outcome, why; what ``replay`` prints).
 """
 
 from __future__ import annotations
@@ -11,13 +17,18 @@ import json
 import textwrap
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 PASS = "pass"
 WARN = "warn"
 FAIL = "fail"
 SKIP = "skip"
-STATUSES = (PASS, WARN, FAIL, SKIP)
+ERROR = "error"
+STATUSES = (PASS, WARN, FAIL, SKIP, ERROR)
+BREAKING = (FAIL, ERROR)  # the statuses that make a run fail (exit status 1)
+# How an outcome table names each status (the row's label is the word in capitals).
+OUTCOME_WORDS = {PASS: "passed", FAIL: "failed", ERROR: "error", SKIP: "skipped", WARN: "warned"}
 
 
 @dataclass(frozen=True)
@@ -32,6 +43,9 @@ class CheckResult:
     fix: str = ""
     critical: bool = False
     details: tuple[str, ...] = ()
+    group: str = ""  # JUnit classname; "" → the report's title
+    file: str = ""  # where the check is written down (a scenario file), for JUnit's file attribute
+    seconds: float = 0.0  # how long it ran, for JUnit's time attribute
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -40,6 +54,11 @@ class CheckResult:
     @property
     def label(self) -> str:
         return "FAIL (critical)" if self.critical and self.status == FAIL else self.status.upper()
+
+    @property
+    def junit_message(self) -> str:
+        """The one-line message of a JUnit element: the summary, labelled when the failure is critical."""
+        return f"{self.label}: {self.summary}" if self.critical and self.status == FAIL else self.summary
 
     def explain(self) -> str:
         """Everything a reader needs, as indented text (failure messages, JUnit bodies)."""
@@ -68,7 +87,8 @@ class Report:
 
     @property
     def failed(self) -> bool:
-        return any(r.status == FAIL for r in self.results)
+        """Whether the run fails: a check failed, or one could not be run at all."""
+        return any(r.status in BREAKING for r in self.results)
 
     @property
     def exit_status(self) -> int:
@@ -86,7 +106,7 @@ class Report:
             "subject": self.subject,
             "ok": not self.failed,
             "counts": self.counts(),
-            "results": [{**asdict(r), "details": list(r.details)} for r in self.results],
+            "results": [_result_dict(r) for r in self.results],
         }
 
     def to_json(self) -> str:
@@ -106,25 +126,46 @@ class Report:
                         lines.append(" " * len(head) + f"{key}: {value}")
                 lines += [" " * len(head) + f"- {d}" for d in r.details]
         counts = self.counts()
-        lines += ["", ", ".join(f"{counts[s]} {s}" for s in STATUSES) + (" — FAILED" if self.failed else " — OK")]
+        shown = [s for s in STATUSES if s != ERROR or counts[s]]  # checks that run seldom error: say so only then
+        lines += ["", ", ".join(f"{counts[s]} {s}" for s in shown) + (" — FAILED" if self.failed else " — OK")]
         return "\n".join(lines)
 
-    def to_junit(self) -> str:
-        """One <testcase> per check: fail → <failure>, skip → <skipped>, warn → passes with <system-out>."""
+    def to_outcome_table(self, noun: str = "check") -> str:
+        """One row per result (``noun``, result, why), the counts, then every failure's details in full."""
+        rows = [(noun, "result", "why")] + [(r.name, OUTCOME_WORDS[r.status].upper(), r.summary) for r in self.results]
+        widths = [max(len(row[i]) for row in rows) for i in (0, 1)]
+        lines = [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c}" for a, b, c in rows]
+        lines.insert(1, "-" * min(120, max(len(line) for line in lines)))
+        counts = self.counts()
+        shown = [PASS, FAIL, ERROR, SKIP] + ([WARN] if counts[WARN] else [])
+        lines += ["", ", ".join(f"{counts[s]} {OUTCOME_WORDS[s]}" for s in shown)]
+        for r in self.results:
+            if r.status in BREAKING and r.details and list(r.details) != [r.summary]:
+                lines.append(f"\n{r.name} ({r.file}):" if r.file else f"\n{r.name}:")
+                lines += [f"  {d}" for d in r.details]
+        return "\n".join(lines)
+
+    def _junit_root(self) -> ET.Element:
+        """One <testcase> per result: fail → <failure>, error → <error>, skip → <skipped>, warn → passes
+        with <system-out>. The message is the summary; the element's text explains it in full."""
         counts = self.counts()
         suite = ET.Element(
             "testsuite",
             name=self.title,
             tests=str(len(self.results)),
             failures=str(counts[FAIL]),
+            errors=str(counts[ERROR]),
             skipped=str(counts[SKIP]),
-            errors="0",
+            time=f"{sum(r.seconds for r in self.results):.3f}",
         )
         ET.SubElement(ET.SubElement(suite, "properties"), "property", name="subject", value=self.subject)
         for r in self.results:
-            case = ET.SubElement(suite, "testcase", classname=self.title, name=r.name)
-            if r.status == FAIL:
-                ET.SubElement(case, "failure", message=f"{r.label}: {r.summary}").text = r.explain()
+            case = ET.SubElement(suite, "testcase", classname=r.group or self.title, name=r.name, time=f"{r.seconds:.3f}")
+            if r.file:
+                case.set("file", r.file)
+            if r.status in BREAKING:
+                tag = "failure" if r.status == FAIL else "error"
+                ET.SubElement(case, tag, message=r.junit_message).text = r.explain()
             elif r.status == SKIP:
                 ET.SubElement(case, "skipped", message=r.summary)
             elif r.status == WARN:
@@ -132,4 +173,18 @@ class Report:
         suites = ET.Element("testsuites")
         suites.append(suite)
         ET.indent(suites)
-        return ET.tostring(suites, encoding="unicode", xml_declaration=True)
+        return suites
+
+    def to_junit(self) -> str:
+        return ET.tostring(self._junit_root(), encoding="unicode", xml_declaration=True)
+
+    def write_junit(self, path: Path) -> None:
+        ET.ElementTree(self._junit_root()).write(path, encoding="utf-8", xml_declaration=True)
+
+
+_OPTIONAL_FIELDS = ("group", "file", "seconds")  # in JSON only when set: a check report has none of them
+
+
+def _result_dict(result: CheckResult) -> dict[str, Any]:
+    data = {**asdict(result), "details": list(result.details)}
+    return {k: v for k, v in data.items() if k not in _OPTIONAL_FIELDS or v}

@@ -19,16 +19,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import fields, replace
 from typing import Any
 
+from spotnana_sim.core.config_file import client_from_table
 from spotnana_sim.core.errors import DIALECTS
 from spotnana_sim.core.fault_rules import check_rules
 from spotnana_sim.core.overrides import apply_overrides
 from spotnana_sim.core.protocol import TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
-from spotnana_sim.core.settings import ClientConfig, ConfigError, Settings
+from spotnana_sim.core.settings import JWT_IDENTITY, ClientConfig, ConfigError, Settings
 from spotnana_sim.core.validators import did_you_mean
 from spotnana_sim.harness.journal_entry import JournalEntry
 from spotnana_sim.harness.simulator import Simulator
 from spotnana_sim.kit.client_grader import GraderPolicy, grade_journal
 from spotnana_sim.kit.report import Report
+from spotnana_sim.reference.partner_idp import JWKS_PATH, PartnerIdentityProvider, create_partner_idp_app
 from spotnana_sim.server.app import create_app
 from spotnana_sim.server.served import AppServer, bind_socket, build_served_simulator, socket_url
 
@@ -156,6 +158,46 @@ class SimulatorHandle:
         client = ClientConfig(client_id, secret, **changes)
         self.simulator.clients.put(client)
         return client
+
+    def add_jwt_client(
+        self,
+        client_id: str,
+        secret: str,
+        *,
+        jwks_url: str | None = None,
+        keys: Iterable[Mapping[str, Any]] = (),
+        audience: str | None = None,
+        issuer: str | None = None,
+        email_claim: str | None = None,
+        grants: Iterable[str] | None = None,
+    ) -> ClientConfig:
+        """A client on identity model B: subject tokens are JWTs its partner signed, verified against
+        the JWKS at ``jwks_url`` and/or ``keys`` (public JWKs, registered for its company now).
+        Every value is checked as a ``[[clients]]`` table's is."""
+        table: dict[str, Any] = {"id": client_id, "secret": secret, "identity": JWT_IDENTITY}
+        for key, value in (("jwks_url", jwks_url), ("audience", audience), ("issuer", issuer),
+                           ("email_claim", email_claim)):
+            if value is not None:
+                table[key] = value
+        if grants is not None:
+            table["grants"] = list(grants)
+        table["keys"] = [dict(jwk) for jwk in keys]
+        client = client_from_table(table, source="add_jwt_client")
+        self.simulator.clients.put(client)
+        self.simulator.register_configured_keys()
+        return client
+
+    def register_partner_key(self, client_id: str, jwk: Mapping[str, Any]) -> dict[str, str]:
+        """Register a public JWK for the client's company, as ``POST …/partner-public-keys`` does (same
+        checks); returns the key's record (``id``, ``orgId``, ``kid``, ``status``, ``thumbprint``…)."""
+        from spotnana_sim.core.errors import SimulatorError
+
+        client = self._client(client_id)
+        try:
+            record = self.simulator.partner_keys.register(client.org_id, {"keyType": "JWKS", "jwks": {"keys": [dict(jwk)]}})
+        except SimulatorError as exc:
+            raise ValueError(f"partner key: {exc.message}") from None
+        return record.as_dict()
 
     def use_user_detail(
         self, url: str, *, client_id: str | None = None, email_field: str | None = None, timeout: float | None = None
@@ -293,6 +335,34 @@ class SimulatorServer(AppServer):
         server = cls(settings or Settings())
         server.start()
         return server
+
+
+class ServedPartnerIdp(PartnerIdentityProvider):
+    """A partner identity provider (identity model B) with its JWKS on a free loopback port.
+
+    It is the reference provider (``sign(email, **claims)``, ``jwks()``, ``kid``, ``rotate()``…) plus
+    ``jwks_url``, where a model-B client fetches its keys. Use it as a context manager, or
+    ``start()`` and ``stop()``.
+    """
+
+    def __init__(self, *, host: str = "127.0.0.1", **provider: Any) -> None:
+        super().__init__(**provider)
+        self.server = AppServer(create_partner_idp_app(self), host=host)
+        self.url = self.server.url
+        self.jwks_url = self.url + JWKS_PATH
+
+    def start(self) -> ServedPartnerIdp:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self) -> ServedPartnerIdp:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 class InProcessHandle(SimulatorHandle):

@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from spotnana_sim.core.redaction import SECRET_FIELDS, redact, shorten
-from spotnana_sim.scenarios.loader import (
-    CONNECTION_BROKEN,
-    Expectation,
-    UserDetailExpectation,
+from spotnana_sim.core.redaction import is_secret_field, redact, shorten
+from spotnana_sim.scenarios.model import CONNECTION_BROKEN, Expectation, UserDetailExpectation
+from spotnana_sim.scenarios.placeholders import (
+    PLACEHOLDER,
+    SECRET_PLACEHOLDERS,
+    is_partner_jwt,
     substitute,
     substitute_all,
 )
@@ -75,7 +76,7 @@ def check_step(expect: Expectation, observed: Observed, values: Mapping[str, str
             failures.append(f"errorParameters: expected one named {expect.error_parameter!r}, got {names or 'none'}")
     body = document if isinstance(document, dict) else {}
     for name, matcher in expect.body:
-        failures += _match(f"body.{name}", body.get(name, _ABSENT), matcher, values, observed.now, secret=name in SECRET_FIELDS)
+        failures += _match(f"body.{name}", body.get(name, _ABSENT), matcher, values, observed.now, secret=_is_secret_name(name))
     for name, matcher in expect.headers:
         failures += _match(f"header {name}", observed.headers.get(name.lower(), _ABSENT), matcher, values, observed.now)
     if expect.claims:
@@ -138,7 +139,7 @@ def _match(what: str, got: Any, matcher: Any, values: Mapping[str, str], now: fl
         if any(k in matcher for k in ("matches", "min", "max", "in_past")):
             failures.append(f"{what}: expected a value, got none")
         return failures
-    if "matches" in matcher and not re.search(matcher["matches"], str(got)):
+    if "matches" in matcher and not re.search(_pattern(matcher["matches"], values), str(got)):
         failures.append(f"{what}: expected to match /{matcher['matches']}/, got {shown}")
     number = got if isinstance(got, (int, float)) and not isinstance(got, bool) else None
     for key, ok in (("min", operator.ge), ("max", operator.le)):
@@ -149,8 +150,22 @@ def _match(what: str, got: Any, matcher: Any, values: Mapping[str, str], now: fl
     return failures
 
 
+def _pattern(regex: str, values: Mapping[str, str]) -> str:
+    """A ``matches`` regex with its placeholders filled in as literal text."""
+    return PLACEHOLDER.sub(lambda m: re.escape(values[m.group(1)]) if m.group(1) in values else m.group(0), regex)
+
+
+def _is_secret_name(name: str) -> bool:
+    """A body field holding a credential: the form's names, and the APIs' camelCase ones (clientSecret)."""
+    return is_secret_field(name) or name.lower().endswith(("secret", "token"))
+
+
 def _is_secret_value(matcher: Any) -> bool:
-    return isinstance(matcher, str) and any(f"${{{p}}}" in matcher for p in ("client_secret", "subject_token"))
+    """Whether a matcher holds a credential placeholder (its filled value is never shown whole)."""
+    if not isinstance(matcher, str):
+        return False
+    names = [m.group(1) for m in PLACEHOLDER.finditer(matcher)]
+    return any(name.startswith(SECRET_PLACEHOLDERS) or is_partner_jwt(name) for name in names)
 
 
 def _short(value: Any) -> Any:

@@ -1,16 +1,12 @@
-"""Scenario files: the model, loading and checking them, and judging what a request got back.
-
-A scenario (one YAML file in ``scenarios/``, format in ``scenarios/scenario.schema.json``) names
-itself, says whether its expected outcome is documented by Spotnana or modeled by us, sets up config
-overrides and fault rules, then runs steps: a token request described *relative to a valid default
-request* (omit, set, repeat fields; headers, content type, raw body, method) and what must come back.
+"""Scenario files: loading and checking them, and building the model (``scenarios.model``).
 
 Loading checks a file twice: against the JSON Schema (shape), then semantically (placeholders,
-config values through the config module's own checks, dialect-consistent expectations). Every
-problem names the file, the path inside it (``steps[2].expect.status``) and what is wrong.
+config values through the config module's own checks, fault rules through the faults engine,
+dialect-consistent expectations). Every problem names the file, the path inside it
+(``steps[2].expect.status``) and what is wrong.
 
-This module does no I/O beyond reading files and no HTTP: ``replay`` sends requests and
-``scenario_checks`` judges what came back.
+This module does no I/O beyond reading files and no HTTP: ``replay`` sends requests and ``judge``
+judges what came back.
 """
 
 from __future__ import annotations
@@ -19,81 +15,34 @@ import importlib.util
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import jsonschema
 import yaml
 
-from spotnana_sim.core.config_file import settings_from_document
+from spotnana_sim.core.config_file import client_from_table, settings_from_document
 from spotnana_sim.core.errors import RFC6749
-from spotnana_sim.core.protocol import (
-    ACCESS_TOKEN_TYPE,
-    CLIENT_CREDENTIALS_GRANT,
-    FORM_CONTENT_TYPE,
-    OPENID_SCOPE,
-    TOKEN_ENDPOINT_PATH,
-    TOKEN_EXCHANGE_GRANT,
-)
-from spotnana_sim.core.settings import ClientConfig, ConfigError, Settings
+from spotnana_sim.core.protocol import FORM_CONTENT_TYPE, TOKEN_ENDPOINT_PATH
+from spotnana_sim.core.settings import ConfigError, Settings
 from spotnana_sim.core.validators import did_you_mean
 from spotnana_sim.harness.faults import FaultBook, FaultRuleError
-
-DOCUMENTED = "documented"
-MODELED = "modeled"
-SOURCES = (DOCUMENTED, MODELED)
-
-# Secrets never live in scenario files: these stand for them and are filled in at replay time.
-# ${subject_token_2}, ${subject_token_3}… stand for more users' tokens (``record`` writes one per user).
-PLACEHOLDERS = ("client_id", "client_secret", "subject_token")
-_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
-_NUMBERED_SUBJECT_TOKEN = re.compile(r"subject_token_([2-9]|[1-9][0-9]+)")
-KNOWN_PLACEHOLDERS_TEXT = "${client_id}, ${client_secret}, ${subject_token}, and ${subject_token_N} for N = 2, 3…"
-
-
-def is_placeholder(name: str) -> bool:
-    return name in PLACEHOLDERS or _NUMBERED_SUBJECT_TOKEN.fullmatch(name) is not None
-
-
-def subject_token_placeholder(number: int) -> str:
-    """The placeholder name for the ``number``-th user's subject token (1: ``subject_token``)."""
-    return "subject_token" if number == 1 else f"subject_token_{number}"
-
-
-def placeholders_used(value: Any) -> set[str]:
-    """Every placeholder name in every string inside ``value``."""
-    if isinstance(value, str):
-        return {match.group(1) for match in _PLACEHOLDER.finditer(value)}
-    if isinstance(value, Mapping):
-        return set().union(*(placeholders_used(v) for v in value.values())) if value else set()
-    if isinstance(value, (list, tuple)):
-        return set().union(*(placeholders_used(v) for v in value)) if value else set()
-    return set()
-
-GRANTS = {"token-exchange": TOKEN_EXCHANGE_GRANT, "client_credentials": CLIENT_CREDENTIALS_GRANT}
-DEFAULT_FORMS: dict[str, tuple[tuple[str, str], ...]] = {
-    "token-exchange": (
-        ("grant_type", TOKEN_EXCHANGE_GRANT),
-        ("client_id", "${client_id}"),
-        ("client_secret", "${client_secret}"),
-        ("subject_token", "${subject_token}"),
-        ("subject_token_type", ACCESS_TOKEN_TYPE),
-        ("scope", OPENID_SCOPE),
-    ),
-    "client_credentials": (
-        ("grant_type", CLIENT_CREDENTIALS_GRANT),
-        ("client_id", "${client_id}"),
-        ("client_secret", "${client_secret}"),
-    ),
-}
-# Config sections a scenario may override: the TOML file's keys, minus [server] (replay owns it)
-# and [[faults]] (a scenario's faults are its own top-level list), plus ``client``, a patch of
-# the client the steps use (so a scenario never restates a secret).
-CONFIG_SECTIONS = ("errors", "tokens", "journal", "profiles", "clients", "client")
-CLIENT_PATCH_KEYS = ("grants", "user_detail_url", "email_field", "timeout")
-CONNECTION_BROKEN = "broken"
+from spotnana_sim.scenarios.model import (
+    CONNECTION_BROKEN,
+    JSON_CONTENT_TYPE,
+    Expectation,
+    RequestSpec,
+    Scenario,
+    Step,
+    UserDetailExpectation,
+)
+from spotnana_sim.scenarios.placeholders import (
+    placeholder_problems,
+    placeholders_used,
+    sample_values,
+    substitute_all,
+)
 
 SCHEMA_FILE = "scenario.schema.json"
 
@@ -120,153 +69,6 @@ class ScenarioError(Exception):
 
     def __str__(self) -> str:
         return "\n".join(f"{self.source}: {problem}" for problem in self.problems)
-
-
-# ----------------------------------------------------------------------------------------- model
-
-
-@dataclass(frozen=True)
-class RequestSpec:
-    """A token request, relative to the default valid request of ``grant``."""
-
-    grant: str = "token-exchange"
-    form: tuple[tuple[str, str], ...] | None = None  # replaces the default form entirely (recorded files)
-    omit: tuple[str, ...] = ()
-    set: tuple[tuple[str, str], ...] = ()
-    repeat: tuple[tuple[str, tuple[str, ...]], ...] = ()  # field -> every value sent, in order
-    headers: tuple[tuple[str, str], ...] = ()
-    content_type: str | None = FORM_CONTENT_TYPE  # None: no Content-Type header at all
-    body: str | None = None  # sent as is instead of the encoded form
-    method: str = "POST"
-    path: str = TOKEN_ENDPOINT_PATH
-
-    def form_pairs(self, values: Mapping[str, str]) -> list[tuple[str, str]]:
-        pairs = list(self.form if self.form is not None else DEFAULT_FORMS[self.grant])
-        omitted = set(self.omit)
-        pairs = [(k, v) for k, v in pairs if k not in omitted]
-        for name, value in self.set:
-            if any(k == name for k, _ in pairs):
-                pairs = [(k, value if k == name else v) for k, v in pairs]
-            else:
-                pairs.append((name, value))
-        for name, repeated in self.repeat:
-            position = next((i for i, (k, _) in enumerate(pairs) if k == name), len(pairs))
-            pairs = [p for p in pairs if p[0] != name]
-            pairs[position:position] = [(name, v) for v in repeated]
-        return [(k, substitute(v, values)) for k, v in pairs]
-
-    def build(self, values: Mapping[str, str]) -> BuiltRequest:
-        if self.body is not None:
-            body = substitute(self.body, values).encode()
-        else:
-            body = urlencode(self.form_pairs(values)).encode()
-        headers = {k: substitute(v, values) for k, v in self.headers}
-        if self.content_type is not None and not any(k.lower() == "content-type" for k in headers):
-            headers["Content-Type"] = self.content_type
-        return BuiltRequest(method=self.method, path=self.path, headers=headers, body=body)
-
-
-@dataclass(frozen=True)
-class BuiltRequest:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass(frozen=True)
-class UserDetailExpectation:
-    calls: int | None = None
-    status: int | None = None  # status of the last call
-    error_contains: str | None = None  # substring of the last call's recorded error
-    authorization: str | None = None  # exact Authorization header the simulator sent (in-process only)
-
-
-@dataclass(frozen=True)
-class Expectation:
-    status: int | None = None
-    error_code: str | None = None  # Spotnana dialect: errorMessages[0].errorCode
-    error: str | None = None  # rfc6749 dialect: error
-    error_parameter: str | None = None  # a name in errorMessages[0].errorParameters
-    connection: str | None = None  # "broken": the client must see the connection fail
-    json: bool | None = None  # whether the body must (true) or must not (false) parse as JSON
-    body: tuple[tuple[str, Any], ...] = ()  # top-level field -> matcher
-    headers: tuple[tuple[str, Any], ...] = ()
-    claims: tuple[tuple[str, Any], ...] = ()  # access-token claims -> matcher
-    user_detail: UserDetailExpectation | None = None
-
-
-@dataclass(frozen=True)
-class Step:
-    name: str
-    request: RequestSpec
-    expect: Expectation
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    description: str
-    source: str  # DOCUMENTED or MODELED
-    steps: tuple[Step, ...]
-    config: Mapping[str, Any] = field(default_factory=dict)
-    faults: tuple[Mapping[str, Any], ...] = ()
-    file: str = ""
-    placeholders: frozenset[str] = frozenset()  # every ${name} the file uses
-
-    def unfilled(self, values: Mapping[str, str]) -> list[str]:
-        """The placeholders this scenario uses that ``values`` does not fill, as written (``${subject_token_3}``)."""
-        return ["${" + name + "}" for name in sorted(self.placeholders) if name not in values]
-
-    @property
-    def in_process_config(self) -> tuple[str, ...]:
-        """Config sections only an in-process simulator can take (the admin API cannot set them)."""
-        return tuple(k for k in self.config if k != "client")
-
-    @property
-    def client_patch(self) -> Mapping[str, Any]:
-        patch: Mapping[str, Any] = self.config.get("client") or {}
-        return patch
-
-    @property
-    def needs_journal(self) -> bool:
-        return any(s.expect.user_detail is not None for s in self.steps)
-
-    @property
-    def needs_callback_headers(self) -> bool:
-        return any(s.expect.user_detail is not None and s.expect.user_detail.authorization for s in self.steps)
-
-
-# ------------------------------------------------------------------------------------ placeholders
-
-
-def substitute(text: str, values: Mapping[str, str]) -> str:
-    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
-
-
-def substitute_all(value: Any, values: Mapping[str, str]) -> Any:
-    """``value`` with every placeholder in every string inside it filled in."""
-    if isinstance(value, str):
-        return substitute(value, values)
-    if isinstance(value, Mapping):
-        return {k: substitute_all(v, values) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [substitute_all(v, values) for v in value]
-    return value
-
-
-def _unknown_placeholders(value: Any, path: str) -> Iterable[Problem]:
-    if isinstance(value, str):
-        for match in _PLACEHOLDER.finditer(value):
-            if not is_placeholder(match.group(1)):
-                hint = did_you_mean(match.group(1), PLACEHOLDERS)
-                yield Problem(path, f"unknown placeholder {match.group(0)!r}{hint}; known: {KNOWN_PLACEHOLDERS_TEXT}")
-    elif isinstance(value, Mapping):
-        for k, v in value.items():
-            yield from _unknown_placeholders(v, f"{path}.{k}" if path else str(k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _unknown_placeholders(v, f"{path}[{i}]")
 
 
 # ------------------------------------------------------------------------------------------ loading
@@ -443,17 +245,19 @@ def semantic_problems(document: Any, blamed: Sequence[str] = ()) -> list[Problem
     """
     if not isinstance(document, Mapping):
         return []
-    problems = list(_unknown_placeholders(document, ""))
+    problems = [Problem(path, problem) for path, problem in placeholder_problems(document)]
+    samples = sample_values(placeholders_used(document))
     config = document.get("config") or {}
     config_ok = isinstance(config, Mapping) and not _overlaps("config", blamed)
     if config_ok:
         try:
-            settings_for(config, Settings())
+            settings_for(substitute_all(config, samples), Settings())
         except ConfigError as exc:
             problems.append(Problem(f"config.{exc.key}" if exc.key else "config", exc.problem))
     faults = document.get("faults") or []
     if isinstance(faults, list):
-        problems += _fault_problems([None if _overlaps(f"faults[{i}]", blamed) else rule for i, rule in enumerate(faults)])
+        rules = [None if _overlaps(f"faults[{i}]", blamed) else rule for i, rule in enumerate(faults)]
+        problems += _fault_problems(rules, samples)
     errors = config.get("errors") if config_ok else None
     dialect = errors.get("dialect", "spotnana") if isinstance(errors, Mapping) else "spotnana"
     steps = document.get("steps", [])
@@ -475,17 +279,17 @@ def semantic_problems(document: Any, blamed: Sequence[str] = ()) -> list[Problem
             ))
         if "body" in request and any(k in request for k in ("form", "omit", "set", "repeat")):
             problems.append(Problem(f"steps[{i}].request.body", "a raw body replaces the form; drop form/omit/set/repeat or the body"))
+        form_keys = [k for k in ("grant", "form", "omit", "set", "repeat") if k in request]
+        if request.get("path", TOKEN_ENDPOINT_PATH) != TOKEN_ENDPOINT_PATH and form_keys:
+            problems.append(Problem(f"steps[{i}].request.{form_keys[0]}", (
+                f"describes the token form, which only {TOKEN_ENDPOINT_PATH} is sent; a request to another path "
+                "sends its body (body: ...) or nothing")))
         if expect.get("connection") == CONNECTION_BROKEN and len(expect) > 1:
             problems.append(Problem(f"steps[{i}].expect", "with connection: broken there is no answer to check; expect nothing else"))
     return problems
 
 
-# Stand-ins for the placeholders while a rule is checked: the faults engine sees real-looking strings.
-_SAMPLE_VALUES = {"client_id": "scenario-client", "client_secret": "scenario-secret", "subject_token": "scenario-token",
-                  **{f"subject_token_{n}": f"scenario-token-{n}" for n in range(2, 10)}}
-
-
-def _fault_problems(rules: Sequence[Any]) -> list[Problem]:
+def _fault_problems(rules: Sequence[Any], samples: Mapping[str, str]) -> list[Problem]:
     """Each rule checked by the faults engine itself, so a scenario and POST /_sim/faults agree."""
     book = FaultBook()
     problems = []
@@ -493,7 +297,7 @@ def _fault_problems(rules: Sequence[Any]) -> list[Problem]:
         if rule is None:  # its shape is already reported
             continue
         try:
-            book.arm(substitute_all(rule, _SAMPLE_VALUES))
+            book.arm(substitute_all(rule, samples))
         except FaultRuleError as exc:
             path = f"faults[{i}]" + (("" if exc.path.startswith("[") else ".") + exc.path if exc.path else "")
             problems.append(Problem(path, exc.problem))
@@ -528,15 +332,11 @@ def settings_for(config: Mapping[str, Any], base: Settings, client_id: str | Non
 
 
 def _patch_client(settings: Settings, patch: Mapping[str, Any], client_id: str | None) -> Settings:
-    probe = {"clients": [{"id": "scenario-client", "secret": "scenario-secret", **patch}]}
-    try:
-        checked = settings_from_document(probe, "scenario config").clients[0]
-    except ConfigError as exc:
-        raise ConfigError(exc.key.replace("clients[0].", "client."), exc.problem) from None
-    attrs = {key: getattr(checked, key) for key in patch}
     clients = list(settings.effective_clients())
     index = next((i for i, c in enumerate(clients) if c.client_id == client_id), 0)
-    clients[index] = replace(clients[index], **attrs)
+    base = clients[index]
+    # The admin API's path for POST /_sim/clients: the same checks, so in-process and --target agree.
+    clients[index] = client_from_table({**patch, "id": base.client_id}, prefix="client.", base=base)
     return replace(settings, clients=tuple(clients))
 
 
@@ -573,6 +373,10 @@ def _request(raw: Mapping[str, Any]) -> RequestSpec:
         repeat: tuple[tuple[str, tuple[str, ...]], ...] = tuple((name, ()) for name in repeat_raw)
     else:
         repeat = tuple((name, tuple(_text(v) for v in values)) for name, values in repeat_raw.items())
+    structured = isinstance(raw.get("body"), (dict, list))  # sent as JSON, placeholders filled inside
+    # A call to another API sends no token form: only the body it is given, if any.
+    api_call = raw.get("path", TOKEN_ENDPOINT_PATH) != TOKEN_ENDPOINT_PATH and "body" not in raw
+    default_type = JSON_CONTENT_TYPE if structured else None if api_call else FORM_CONTENT_TYPE
     spec = RequestSpec(
         grant=raw.get("grant", "token-exchange"),
         form=_form(raw["form"]) if "form" in raw else None,
@@ -580,9 +384,11 @@ def _request(raw: Mapping[str, Any]) -> RequestSpec:
         set=tuple((k, _text(v)) for k, v in (raw.get("set") or {}).items()),
         repeat=repeat,
         headers=tuple((k, _text(v)) for k, v in (raw.get("headers") or {}).items()),
-        content_type=raw.get("content_type", FORM_CONTENT_TYPE),
-        body=(json.dumps(raw["body"]) if isinstance(raw.get("body"), (dict, list)) else raw.get("body")),
+        content_type=raw.get("content_type", default_type),
+        body="" if api_call else None if structured else raw.get("body"),
+        json=raw["body"] if structured else None,
         method=raw.get("method", "POST"),
+        **({"path": raw["path"]} if "path" in raw else {}),
     )
     if any(not values for _, values in repeat):
         # A bare field name repeats the value the request would otherwise send once.
@@ -624,19 +430,3 @@ def _expect(raw: Mapping[str, Any]) -> Expectation:
         claims=_pairs(raw.get("claims")),
         user_detail=user_detail,
     )
-
-
-def placeholder_values(
-    client: ClientConfig | None, default_subject_token: str, *, more_subject_tokens: Sequence[str] = (),
-    **overrides: str | None,
-) -> dict[str, str]:
-    """What ``${...}`` stands for: explicit overrides first, then the simulator's first client.
-    ``more_subject_tokens`` fill ``${subject_token_2}``, ``${subject_token_3}``… in order."""
-    values = {
-        "client_id": client.client_id if client else "",
-        "client_secret": client.client_secret if client else "",
-        "subject_token": default_subject_token,
-    }
-    values.update({subject_token_placeholder(n): token for n, token in enumerate(more_subject_tokens, start=2)})
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return values

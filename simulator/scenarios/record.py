@@ -26,7 +26,7 @@ import yaml
 from spotnana_sim.core.protocol import FORM_CONTENT_TYPE
 from spotnana_sim.core.redaction import redact_url
 from spotnana_sim.harness.endpoint import MAX_BODY_BYTES
-from spotnana_sim.scenarios.loader import subject_token_placeholder
+from spotnana_sim.scenarios.placeholders import subject_token_placeholder
 
 # The rule fields of the fault contract (issue 3); anything else in a listed rule is bookkeeping.
 FAULT_FIELDS = (

@@ -15,8 +15,9 @@ from starlette.routing import Route
 
 from spotnana_sim.cli import main as cli
 from spotnana_sim.core.settings import Settings
+from spotnana_sim.kit.report import ERROR, FAIL, PASS, SKIP
 from spotnana_sim.scenarios.loader import load_scenario, load_scenarios, shipped_scenarios_dir
-from spotnana_sim.scenarios.replay import ERROR, PASSED, SKIPPED, Credentials, TargetRunner, run_all
+from spotnana_sim.scenarios.replay import Credentials, TargetRunner, run_all
 from tests.servers import ServerThread, running_simulator
 
 pytestmark = pytest.mark.e2e
@@ -54,8 +55,8 @@ def bare_token_app() -> Starlette:
 async def test_the_whole_library_passes_against_a_running_simulator(simulator_url: str) -> None:
     scenarios, _ = load_scenarios([shipped_scenarios_dir()])
     results = await run_all(TargetRunner(simulator_url), scenarios)
-    assert [(r.name, r.why, r.details) for r in results if r.outcome not in (PASSED, SKIPPED)] == []
-    skipped = {r.name for r in results if r.outcome == SKIPPED}
+    assert [(r.name, r.summary, r.details) for r in results if r.status not in (PASS, SKIP)] == []
+    skipped = {r.name for r in results if r.status == SKIP}
     assert skipped == IN_PROCESS_ONLY  # everything else is controllable through the admin API
 
 
@@ -70,19 +71,19 @@ async def test_a_target_without_the_admin_api_skips_what_it_cannot_control_and_r
         by_name = {s.name: s for s in load_scenarios([shipped_scenarios_dir()])[0]}
         chosen = [by_name[n] for n in ("missing_client_id", "spotnana_503", "wrong_secret", "repeated_fields", "user_detail_custom_mapping")]
         results = {r.name: r for r in await run_all(TargetRunner(bare.url), chosen)}
-    assert results["missing_client_id"].outcome == PASSED
-    assert results["spotnana_503"].outcome == SKIPPED
-    assert results["spotnana_503"].why == "needs fault rules, but the target has no simulator admin API (GET /_sim/journal answered 404)"
-    assert results["wrong_secret"].why.startswith("needs the journal, but")
-    assert results["user_detail_custom_mapping"].why.startswith("needs fault rules and a client patch, but")
-    assert results["repeated_fields"].why == "modeled outcome (Spotnana does not document it); --include-modeled runs it anyway"
+    assert results["missing_client_id"].status == PASS
+    assert results["spotnana_503"].status == SKIP
+    assert results["spotnana_503"].summary == "needs fault rules, but the target has no simulator admin API (GET /_sim/journal answered 404)"
+    assert results["wrong_secret"].summary.startswith("needs the journal, but")
+    assert results["user_detail_custom_mapping"].summary.startswith("needs fault rules and a client patch, but")
+    assert results["repeated_fields"].summary == "modeled outcome (Spotnana does not document it); --include-modeled runs it anyway"
 
 
 async def test_include_modeled_runs_modeled_scenarios_against_a_bare_target() -> None:
     with ServerThread(bare_token_app()) as bare:
         scenario = load_scenario(shipped_scenarios_dir() / "repeated_fields.yaml")
         [result] = await run_all(TargetRunner(bare.url, include_modeled=True), [scenario])
-    assert result.outcome == "failed"  # the bare app accepts repeated fields: drift is reported, not hidden
+    assert result.status == FAIL  # the bare app accepts repeated fields: drift is reported, not hidden
 
 
 async def test_a_target_that_goes_away_is_one_error_and_the_rest_are_not_run() -> None:
@@ -91,9 +92,9 @@ async def test_a_target_that_goes_away_is_one_error_and_the_rest_are_not_run() -
     library = shipped_scenarios_dir()
     scenarios = [load_scenario(library / f"{name}.yaml") for name in ("missing_scope", "missing_client_id", "wrong_scope")]
     first, *rest = await run_all(TargetRunner(url), scenarios)
-    assert first.outcome == ERROR and "nothing listens at 127.0.0.1:" in first.why and "connection refused" in first.why
-    assert [r.outcome for r in rest] == [SKIPPED, SKIPPED]
-    assert all(r.why.startswith("not run: ") for r in rest)
+    assert first.status == ERROR and "nothing listens at 127.0.0.1:" in first.summary and "connection refused" in first.summary
+    assert [r.status for r in rest] == [SKIP, SKIP]
+    assert all(r.summary.startswith("not run: ") for r in rest)
 
 
 def test_replay_against_an_unreachable_target_is_one_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -132,7 +133,7 @@ async def test_credentials_from_flags_reach_the_target() -> None:
     with ServerThread(Starlette(routes=[Route(TOKEN_URL, token, methods=["POST"])])) as sandbox:
         runner = TargetRunner(sandbox.url, Credentials("partner-id", "partner-secret", "user-token"))
         [result] = await run_all(runner, [load_scenario(shipped_scenarios_dir() / "token_exchange_happy_path.yaml")])
-    assert result.outcome == PASSED
+    assert result.status == PASS
     assert seen == ["partner-id:partner-secret:user-token"]
 
 
@@ -141,8 +142,8 @@ async def test_an_admin_token_protected_target_needs_admin_token() -> None:
     with running_simulator(Settings(admin_token="admin-token-1234")) as (server, _):
         [refused] = await run_all(TargetRunner(server.url), [scenario])
         [allowed] = await run_all(TargetRunner(server.url, admin_token="admin-token-1234"), [scenario])
-    assert refused.outcome == SKIPPED and "pass --admin-token" in refused.why
-    assert allowed.outcome == PASSED
+    assert refused.status == SKIP and "pass --admin-token" in refused.summary
+    assert allowed.status == PASS
 
 
 def test_cli_replay_against_a_target_writes_junit(simulator_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
