@@ -6,7 +6,9 @@ mid-body), and records which connection every request arrived on, so a test can 
 simulator reused a connection.
 
 It runs its own event loop in a daemon thread, so tests may call the simulator with a blocking
-client or from their own loop alike. ``Responder`` coroutines run on the server's loop.
+client or from their own loop alike. ``Responder`` coroutines run on the server's loop. Its request
+reader (``RawConnection``) and ``http_answer`` also serve the in-loop server of
+tests/test_user_detail_client.py.
 """
 
 from __future__ import annotations
@@ -172,12 +174,3 @@ class ScriptedServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-async def wait_until(condition: Callable[[], bool], what: str) -> None:
-    """Poll ``condition`` on the current loop; fail (never hang) after HANG_GUARD seconds."""
-    for _ in range(int(HANG_GUARD / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"never happened: {what}")

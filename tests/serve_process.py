@@ -13,7 +13,6 @@ from pathlib import Path
 import httpx
 
 HANG_GUARD = 60.0  # only keeps a broken run from hanging the suite
-BANNER_END = "scope=openid"  # the curl's last line
 PARTNER_LINE = re.compile(r"^partner app: open (http://localhost:\d+) ")
 EMBED_LINE = re.compile(r"^  embedded app    GET  (http://[^/]+)/embed/")
 
@@ -22,6 +21,7 @@ class ServeProcess:
     """Started on free ports; ``url``, ``embed_url`` and ``partner_url`` come from the banner."""
 
     def __init__(self, args: list[str], log: Path) -> None:
+        self.log_path = log
         self.log = log.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "spotnana_sim", "serve", "--port", "0", *args], stdout=subprocess.PIPE,
@@ -30,13 +30,16 @@ class ServeProcess:
         assert self.process.stdout is not None
         self.lines: list[str] = []
         partner = "--with-partner-app" in args
+        in_curl = False
         while True:
             line = self.process.stdout.readline().decode()
             if not line:
                 self.close()
                 raise AssertionError(f"serve exited early; banner so far {self.lines}; log: {log.read_text()[-2000:]}")
             self.lines.append(line.rstrip("\n"))
-            if (PARTNER_LINE.match(line) if partner else BANNER_END in line):
+            in_curl = in_curl or line.startswith("curl ")
+            curl_done = in_curl and not line.rstrip("\n").endswith("\\")  # the banner ends with the curl
+            if (PARTNER_LINE.match(line) if partner else curl_done):
                 break
         self.url = self.lines[0].removeprefix("spotnana-sim listening on ").strip()
         self.embed_url = next(m[1] for m in map(EMBED_LINE.match, self.lines) if m)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,7 @@ import httpx
 import pytest
 
 from spotnana_sim.cli import main as cli
-from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
-from spotnana_sim.core.settings import Settings
+from spotnana_sim.core.protocol import TOKEN_EXCHANGE_GRANT
 from spotnana_sim.harness.journal_entry import JournalEntry
 from spotnana_sim.harness.simulator import Simulator
 from spotnana_sim.kit.client_grader import (
@@ -28,34 +26,23 @@ from spotnana_sim.kit.client_grader import (
 from spotnana_sim.kit.report import FAIL, PASS, WARN
 from spotnana_sim.reference.client import SpotnanaTokenClient, TokenExchangeError
 
-from .servers import ServerThread, running_simulator
+from .helpers import exchange_form
+from .servers import ServerThread
+
+pytestmark = pytest.mark.e2e  # the grader reads the journal of a simulator served on loopback
 
 SECRET = "demo-secret"
 
 
-@pytest.fixture(scope="module")
-def live() -> Iterator[tuple[ServerThread, Simulator]]:
-    with running_simulator(Settings()) as pair:
-        yield pair
+@pytest.fixture
+def sim(module_simulator: tuple[ServerThread, Simulator]) -> Simulator:
+    module_simulator[1].reset()
+    return module_simulator[1]
 
 
 @pytest.fixture
-def sim(live: tuple[ServerThread, Simulator]) -> Simulator:
-    live[1].reset()
-    return live[1]
-
-
-@pytest.fixture
-def token_url(live: tuple[ServerThread, Simulator], sim: Simulator) -> str:
-    return live[0].url + "/v2/auth/oauth2-token"
-
-
-def form(subject_token: str = "demo-token-ada", **changes: str | None) -> dict[str, str]:
-    fields = {
-        "grant_type": TOKEN_EXCHANGE_GRANT, "client_id": "demo-client", "client_secret": SECRET,
-        "subject_token": subject_token, "subject_token_type": ACCESS_TOKEN_TYPE, "scope": "openid", **changes,
-    }
-    return {k: v for k, v in fields.items() if v is not None}
+def token_url(module_simulator: tuple[ServerThread, Simulator], sim: Simulator) -> str:
+    return module_simulator[0].url + "/v2/auth/oauth2-token"
 
 
 def reference_client(token_url: str, sim: Simulator) -> SpotnanaTokenClient:
@@ -97,8 +84,8 @@ def test_reference_client_refetching_after_expiry_is_reuse(token_url: str, sim: 
 
 def test_client_that_never_reuses_tokens_is_caught_with_counts(token_url: str, sim: Simulator) -> None:
     for _ in range(4):
-        assert httpx.post(token_url, data=form()).status_code == 200
-    assert httpx.post(token_url, data=form("demo-token-grace")).status_code == 200
+        assert httpx.post(token_url, data=exchange_form()).status_code == 200
+    assert httpx.post(token_url, data=exchange_form(subject_token="demo-token-grace")).status_code == 200
     reuse = grade(sim)["token-reuse"]
     assert reuse.status == FAIL
     assert reuse.summary.startswith("3 of 5 tokens were fetched while the previous one")
@@ -109,7 +96,7 @@ def test_client_that_never_reuses_tokens_is_caught_with_counts(token_url: str, s
 def test_client_retrying_at_once_after_429_is_caught(token_url: str, sim: Simulator) -> None:
     sim.faults.arm({"target": "token-endpoint", "times": 2, "response": {"status": 429, "errorCode": "TOO_MANY_REQUESTS"}})
     for _ in range(3):  # hammering: no wait at all
-        if httpx.post(token_url, data=form()).status_code == 200:
+        if httpx.post(token_url, data=exchange_form()).status_code == 200:
             break
     timing = grade(sim)["retry-timing"]
     assert timing.status == FAIL
@@ -120,7 +107,7 @@ def test_client_retrying_at_once_after_429_is_caught(token_url: str, sim: Simula
 def test_client_retrying_at_a_fixed_interval_does_not_back_off(token_url: str, sim: Simulator) -> None:
     sim.faults.arm({"target": "token-endpoint", "times": 3, "response": {"status": 503}})
     for _ in range(4):
-        if httpx.post(token_url, data=form()).status_code == 200:
+        if httpx.post(token_url, data=exchange_form()).status_code == 200:
             break
         sim.clock.advance(1.0)  # always the same wait
     timing = grade(sim)["retry-timing"]
@@ -131,8 +118,8 @@ def test_client_retrying_at_a_fixed_interval_does_not_back_off(token_url: str, s
 def test_broken_connections_count_as_retryable(token_url: str, sim: Simulator) -> None:
     sim.faults.arm({"target": "token-endpoint", "times": 1, "connection": "reset"})
     with pytest.raises(httpx.TransportError):
-        httpx.post(token_url, data=form())
-    httpx.post(token_url, data=form())
+        httpx.post(token_url, data=exchange_form())
+    httpx.post(token_url, data=exchange_form())
     assert grade(sim)["retry-timing"].status == FAIL
     with reference_client(token_url, sim) as client:
         sim.reset()
@@ -142,9 +129,9 @@ def test_broken_connections_count_as_retryable(token_url: str, sim: Simulator) -
 
 
 def test_json_bodies_and_missing_fields_are_caught(token_url: str, sim: Simulator) -> None:
-    httpx.post(token_url, json=form())
-    httpx.post(token_url, data=form(scope=None))
-    httpx.post(token_url, data=form(subject_token_type="urn:ietf:params:oauth:token-type:jwt"))
+    httpx.post(token_url, json=exchange_form())
+    httpx.post(token_url, data=exchange_form(scope=None))
+    httpx.post(token_url, data=exchange_form(subject_token_type="urn:ietf:params:oauth:token-type:jwt"))
     httpx.post(token_url, content="grant_type=client_credentials&client_id=demo-client&client_id=demo-client&client_secret=x",
                headers={"Content-Type": "application/x-www-form-urlencoded"})
     results = grade(sim)
@@ -160,7 +147,7 @@ def test_json_bodies_and_missing_fields_are_caught(token_url: str, sim: Simulato
 
 def test_secret_in_the_query_string_is_graded_from_query_fields() -> None:
     """The journal records no query string yet; entries that carry ``query_fields`` are graded."""
-    base = {"method": "POST", "content_type": "application/x-www-form-urlencoded", "form": form("…ada"),
+    base = {"method": "POST", "content_type": "application/x-www-form-urlencoded", "form": exchange_form(subject_token="…ada"),
             "grant_type": TOKEN_EXCHANGE_GRANT, "client_id": "demo-client", "status": 200}
     leaky = [{**base, "id": 1, "query_fields": {"client_secret": ["…cret"]}}]
     odd = [{**base, "id": 1, "query_fields": {"debug": ["1"]}}]
@@ -173,7 +160,7 @@ def test_secret_in_the_query_string_is_graded_from_query_fields() -> None:
 
 
 def test_secret_in_the_query_string_against_the_server(token_url: str, sim: Simulator) -> None:
-    fields = form()
+    fields = exchange_form()
     secret = fields.pop("client_secret")
     httpx.post(token_url, params={"client_secret": secret}, data=fields)
     result = grade(sim)["secret-not-in-query"]
@@ -186,7 +173,7 @@ def test_retry_after_is_honoured_when_the_journal_records_it() -> None:
     def entry(id: int, at: float, status: int, retry_after: str | None = None) -> dict[str, Any]:
         return {"id": id, "timestamp": at, "elapsed_ms": 1.0, "method": "POST", "status": status,
                 "content_type": "application/x-www-form-urlencoded", "client_id": "c", "grant_type": TOKEN_EXCHANGE_GRANT,
-                "form": form("…ada"), "retry_after": retry_after}
+                "form": exchange_form(subject_token="…ada"), "retry_after": retry_after}
 
     early = [entry(1, 100.0, 429, "2"), entry(2, 101.0, 200)]
     patient = [entry(1, 100.0, 429, "2"), entry(2, 102.5, 200)]
@@ -212,18 +199,18 @@ def test_load_journal_formats_and_errors(tmp_path: Path) -> None:
 
 
 def test_cli_grades_a_running_simulator_and_a_saved_journal(
-    live: tuple[ServerThread, Simulator], token_url: str, sim: Simulator, tmp_path: Path,
+    module_simulator: tuple[ServerThread, Simulator], token_url: str, sim: Simulator, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
     with reference_client(token_url, sim) as client:
         client.tokens_for("user-1", "demo-token-ada")
         client.tokens_for("user-1", "demo-token-ada")
-    assert cli.main(["check", "client", "--from", live[0].url]) == 0
+    assert cli.main(["check", "client", "--from", module_simulator[0].url]) == 0
     assert "token-reuse" in capsys.readouterr().out
 
-    httpx.post(token_url, data=form())  # a second token for the same user: needless
+    httpx.post(token_url, data=exchange_form())  # a second token for the same user: needless
     saved = tmp_path / "journal.json"
-    saved.write_text(httpx.get(live[0].url + "/_sim/journal").text)
+    saved.write_text(httpx.get(module_simulator[0].url + "/_sim/journal").text)
     junit = tmp_path / "client.xml"
     assert cli.main(["check", "client", str(saved), "--json", "--junit", str(junit)]) == 1
     report = json.loads(capsys.readouterr().out)

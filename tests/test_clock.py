@@ -10,28 +10,20 @@ import pytest
 
 from spotnana_sim.core.clock import Clock
 
-
-class FakeBase:
-    """A base clock the test moves by hand."""
-
-    def __init__(self, start: float = 1_000_000.0) -> None:
-        self.value = start
-
-    def __call__(self) -> float:
-        return self.value
+from .helpers import ManualTime
 
 
 def test_now_is_base_plus_offset() -> None:
-    base = FakeBase(1_000.0)
+    base = ManualTime(1_000.0)
     clock = Clock(base, offset=25.0)
     assert clock.now() == 1_025.0
     assert clock.offset == 25.0
-    base.value = 2_000.0
+    base.now = 2_000.0
     assert clock.now() == 2_025.0
 
 
 def test_default_offset_is_zero_and_follows_base() -> None:
-    base = FakeBase(42.0)
+    base = ManualTime(42.0)
     clock = Clock(base)
     assert clock.offset == 0.0
     assert clock.now() == 42.0
@@ -45,7 +37,7 @@ def test_default_base_is_wall_clock() -> None:
 
 
 def test_advance_accumulates_and_may_go_back() -> None:
-    base = FakeBase(100.0)
+    base = ManualTime(100.0)
     clock = Clock(base)
     clock.advance(10)
     clock.advance(2.5)
@@ -56,17 +48,17 @@ def test_advance_accumulates_and_may_go_back() -> None:
 
 
 def test_set_makes_now_equal_timestamp_and_keeps_ticking() -> None:
-    base = FakeBase(500.0)
+    base = ManualTime(500.0)
     clock = Clock(base, offset=7.0)
     clock.set(1_700_000_000.0)
     assert clock.now() == 1_700_000_000.0
     assert clock.offset == 1_700_000_000.0 - 500.0
-    base.value += 3.0
+    base.now += 3.0
     assert clock.now() == 1_700_000_003.0
 
 
 def test_reset_returns_to_base_time() -> None:
-    base = FakeBase(500.0)
+    base = ManualTime(500.0)
     clock = Clock(base, offset=3.0)
     clock.advance(100)
     clock.set(9_999.0)
@@ -77,19 +69,19 @@ def test_reset_returns_to_base_time() -> None:
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
 def test_non_finite_values_are_refused(bad: float) -> None:
-    clock = Clock(FakeBase(10.0))
+    clock = Clock(ManualTime(10.0))
     with pytest.raises(ValueError):
         clock.advance(bad)
     with pytest.raises(ValueError):
         clock.set(bad)
     with pytest.raises(ValueError):
-        Clock(FakeBase(), offset=bad)
+        Clock(ManualTime(1_000_000.0), offset=bad)
     assert clock.now() == 10.0  # the refused calls changed nothing
 
 
 @pytest.mark.parametrize("bad", [True, "5", None])
 def test_non_numbers_are_refused(bad: object) -> None:
-    clock = Clock(FakeBase(10.0))
+    clock = Clock(ManualTime(10.0))
     with pytest.raises(TypeError):
         clock.advance(bad)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
@@ -98,7 +90,7 @@ def test_non_numbers_are_refused(bad: object) -> None:
 
 
 def test_concurrent_advances_all_count() -> None:
-    clock = Clock(FakeBase(0.0))
+    clock = Clock(ManualTime(0.0))
     threads, per_thread = 8, 2_000
 
     def work() -> None:

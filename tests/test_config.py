@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from spotnana_sim.core.config_file import load_settings
-from spotnana_sim.core.errors import ErrorTable, ProfileNotFound
+from spotnana_sim.core.error_rendering import ErrorTable
+from spotnana_sim.core.errors import ProfileNotFound
 from spotnana_sim.core.overrides import apply_overrides
 from spotnana_sim.core.protocol import CLIENT_CREDENTIALS_GRANT, TOKEN_EXCHANGE_GRANT
 from spotnana_sim.core.settings import (

@@ -18,8 +18,8 @@ from spotnana_sim.scenarios.live import LiveScenarioRunner
 from spotnana_sim.server.dashboard import STATIC_DIR, chart, journal_feed
 from spotnana_sim.server.inprocess import build_in_process
 
+from .helpers import exchange_form
 from .servers import running_simulator
-from .test_admin import form
 
 # A URL with a scheme where a page or script would load or call something: src=, href=, import, url(), fetch().
 EXTERNAL_REFERENCE = re.compile(r"""(?:src|href|action)\s*=\s*["']?(?:\w+:)?//|import[^;\n]*["']\w+://|url\(\s*["']?\w+://|"""
@@ -122,7 +122,7 @@ async def test_the_page_is_served_with_a_strict_policy_and_its_assets() -> None:
 
 
 async def test_the_dashboard_api_answers_and_checks_its_input(sim_client: httpx.AsyncClient) -> None:
-    await sim_client.post(TOKEN_ENDPOINT_PATH, data=form())
+    await sim_client.post(TOKEN_ENDPOINT_PATH, data=exchange_form())
     meta = (await sim_client.get("/_sim/ui/api/meta")).json()
     assert "token-endpoint" in meta["targets"] and "timeout" in meta["user_detail_words"]
     assert "SERVICE_UNAVAILABLE" in meta["error_codes"] and meta["scenarios"] is False

@@ -35,7 +35,7 @@ import yaml
 
 from spotnana_sim.cli.main import build_parser
 from spotnana_sim.core.config_file import load_settings, settings_from_document
-from spotnana_sim.core.errors import error_table_markdown
+from spotnana_sim.core.error_table import error_table_markdown
 from spotnana_sim.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -647,7 +647,8 @@ def test_validation_error_example_is_the_real_answer() -> None:
 
 
 def test_rfc6749_invalid_client_answer_is_as_described() -> None:
-    from spotnana_sim.core.errors import RFC6749, ErrorTable, InvalidClient
+    from spotnana_sim.core.error_rendering import ErrorTable
+    from spotnana_sim.core.errors import RFC6749, InvalidClient
 
     rendered = ErrorTable().render(InvalidClient("unknown client"), RFC6749)
     page = " ".join(_page("reference/errors.md").split())

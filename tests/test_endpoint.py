@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from urllib.parse import urlencode
 
 import pytest
 
-from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, FORM_CONTENT_TYPE, OPENID_SCOPE, TOKEN_EXCHANGE_GRANT
+from spotnana_sim.core.protocol import FORM_CONTENT_TYPE
 from spotnana_sim.core.settings import ClientConfig, Settings
 from spotnana_sim.core.user_detail import UserDetailResponse
 from spotnana_sim.harness.endpoint import IncomingRequest
 from spotnana_sim.harness.simulator import Simulator, build_simulator
+
+from .helpers import encoded, exchange_form
 
 
 class FakeUserDetail:
@@ -43,10 +44,8 @@ def sim(http: FakeUserDetail) -> Simulator:
 
 
 def form(**changes: str | None) -> bytes:
-    fields = {"grant_type": TOKEN_EXCHANGE_GRANT, "client_id": "acme", "client_secret": "acme-secret",
-              "subject_token": "user-token-1234", "subject_token_type": ACCESS_TOKEN_TYPE, "scope": OPENID_SCOPE}
-    fields.update(changes)
-    return urlencode({k: v for k, v in fields.items() if v is not None}).encode()
+    fields: dict[str, str | None] = {"client_id": "acme", "client_secret": "acme-secret", "subject_token": "user-token-1234"}
+    return encoded(exchange_form(**{**fields, **changes}))
 
 
 def request(body: bytes, **more: object) -> IncomingRequest:

@@ -6,11 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from spotnana_sim.core.error_rendering import ErrorTable
+from spotnana_sim.core.error_table import ERROR_TABLE, RFC6749, SPOTNANA
 from spotnana_sim.core.errors import (
-    ERROR_TABLE,
-    RFC6749,
-    SPOTNANA,
-    ErrorTable,
     InvalidClient,
     ProfileNotFound,
     SubjectTokenRejected,

@@ -9,7 +9,6 @@ import jwt
 import pytest
 
 from spotnana_sim.core.protocol import (
-    ACCESS_TOKEN_TYPE,
     CLIENT_CREDENTIALS_GRANT,
     TOKEN_ENDPOINT_PATH,
     TOKEN_EXCHANGE_GRANT,
@@ -18,10 +17,9 @@ from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Setti
 from spotnana_sim.reference.user_detail import DEMO_SUBJECT_TOKEN
 from spotnana_sim.server.inprocess import InProcessSimulator
 
-FORM = {
-    "grant_type": TOKEN_EXCHANGE_GRANT, "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET,
-    "subject_token": DEMO_SUBJECT_TOKEN, "subject_token_type": ACCESS_TOKEN_TYPE, "scope": "openid",
-}
+from .helpers import exchange_form
+
+FORM = exchange_form()
 
 
 async def test_demo_exchange_in_process(sim_client: httpx.AsyncClient, in_process: InProcessSimulator) -> None:

@@ -15,6 +15,8 @@ from spotnana_sim.core.settings import ConfigError
 from spotnana_sim.core.user_detail import MAX_BODY_BYTES, CallbackContext, CallbackFailed, CallbackTimedOut
 from spotnana_sim.harness.faults import FaultBook, FaultRuleError, TokenRequestContext
 
+from .helpers import FakeSleep
+
 CONTRACT_RULES = [
     {"target": "token-endpoint", "times": 1, "response": {"status": 503, "errorCode": "SERVICE_UNAVAILABLE"}},
     {"target": "token-endpoint", "times": 2,
@@ -35,14 +37,6 @@ def fired_ids(book: FaultBook, count: int, **context: Any) -> list[str | None]:
         fault = book.for_token_request(request(**context))
         out.append(fault.rule_id if fault else None)
     return out
-
-
-class FakeSleep:
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
 
 
 def callback(subject_token: str = "tok", timeout: float = 5.0, client_id: str = "c1") -> CallbackContext:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -36,7 +35,7 @@ from spotnana_sim.core.user_detail import (
 )
 from spotnana_sim.server.inprocess import HttpxUserDetailHttp
 
-from .servers import ServerThread, free_port
+from .servers import Gate, ServerThread, free_port
 
 CLIENT = ClientConfig(client_id="acme", client_secret="secret-secret", timeout=2.0)
 
@@ -150,13 +149,13 @@ def test_extract_email_walks_only_objects() -> None:
 # ------------------------------------------------------------ the httpx client over real sockets
 
 
-def partner_app(seen: list[dict[str, str]]) -> Starlette:
+def partner_app(seen: list[dict[str, str]], gate: Gate) -> Starlette:
     async def detail(request: Request) -> Response:
         seen.append({"method": request.method, "path": request.url.path, **dict(request.headers)})
         return JSONResponse({"user": {"email": "ada@example.com"}})
 
     async def slow(request: Request) -> Response:
-        await asyncio.sleep(2)
+        await gate.wait()  # answers only once the test is done with it
         return JSONResponse({})
 
     async def big(request: Request) -> Response:
@@ -178,7 +177,8 @@ def partner_app(seen: list[dict[str, str]]) -> Starlette:
 @pytest.fixture(scope="module")
 def partner() -> Any:
     seen: list[dict[str, str]] = []
-    with ServerThread(partner_app(seen)) as server:
+    gate = Gate()
+    with ServerThread(partner_app(seen, gate)) as server, gate:
         server.seen = seen  # type: ignore[attr-defined]
         yield server
 
@@ -188,6 +188,7 @@ async def fetch(url: str, timeout: float = 2.0, max_bytes: int = 64 * 1024) -> U
         return await HttpxUserDetailHttp(client).get(url, {"Authorization": "Bearer t"}, timeout, max_bytes)
 
 
+@pytest.mark.e2e  # the partner fixture serves on loopback
 async def test_real_call_sends_get_with_the_headers(partner: Any) -> None:
     response = await fetch(partner.url + "/v1/user-detail")
     assert response.status == 200 and json.loads(response.body) == {"user": {"email": "ada@example.com"}}
@@ -195,16 +196,19 @@ async def test_real_call_sends_get_with_the_headers(partner: Any) -> None:
     assert seen["method"] == "GET" and seen["authorization"] == "Bearer t"
 
 
+@pytest.mark.e2e  # the partner fixture serves on loopback
 async def test_real_call_does_not_follow_redirects(partner: Any) -> None:
     response = await fetch(partner.url + "/moved")
     assert response.status == 302 and response.headers["location"] == "/v1/user-detail"
 
 
+@pytest.mark.e2e  # the partner fixture serves on loopback
 async def test_real_call_stops_reading_at_the_cap(partner: Any) -> None:
     response = await fetch(partner.url + "/big", max_bytes=1024)
     assert response.truncated and len(response.body) == 1024
 
 
+@pytest.mark.e2e  # the partner fixture serves on loopback
 async def test_real_call_times_out(partner: Any) -> None:
     with pytest.raises(CallbackTimedOut):
         await fetch(partner.url + "/slow", timeout=0.2)
@@ -221,6 +225,7 @@ async def test_real_call_to_a_bad_url_is_unreachable() -> None:
         await fetch("ftp://127.0.0.1/v1/user-detail")
 
 
+@pytest.mark.e2e  # the partner fixture serves on loopback
 async def test_a_cookie_from_one_answer_is_never_sent_with_the_next_call(partner: Any) -> None:
     async with httpx.AsyncClient() as client:
         http = HttpxUserDetailHttp(client)

@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from spotnana_sim.core.clock import Clock
+from spotnana_sim.core.error_rendering import ErrorTable
 from spotnana_sim.core.errors import (
     RFC6749,
     SPOTNANA,
-    ErrorTable,
     SubjectJwtAlgorithmRefused,
     SubjectJwtAudienceMismatch,
     SubjectJwtClaimInvalid,

@@ -13,12 +13,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from spotnana_sim.core.clock import Clock
+from spotnana_sim.core.error_rendering import ErrorTable
 from spotnana_sim.core.errors import (
     RFC6749,
     SPOTNANA,
     ApiForbidden,
     ApiNotAuthenticated,
-    ErrorTable,
     PartnerKeyConflict,
     PartnerKeyNotFound,
     ValidationFailed,

@@ -6,16 +6,14 @@ import httpx
 import pytest
 
 from spotnana_sim.core.clock import Clock
-from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
+from spotnana_sim.core.protocol import TOKEN_ENDPOINT_PATH
 from spotnana_sim.core.rate_limit import RateLimiter
-from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, RateLimitConfig, Settings
-from spotnana_sim.reference.user_detail import DEMO_SUBJECT_TOKEN
+from spotnana_sim.core.settings import RateLimitConfig, Settings
 from spotnana_sim.server.inprocess import InProcessSimulator
 
-FORM = {
-    "grant_type": TOKEN_EXCHANGE_GRANT, "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET,
-    "subject_token": DEMO_SUBJECT_TOKEN, "subject_token_type": ACCESS_TOKEN_TYPE, "scope": "openid",
-}
+from .helpers import exchange_form
+
+FORM = exchange_form()
 
 
 def test_a_full_bucket_allows_its_capacity_then_says_how_long_to_wait() -> None:

@@ -20,21 +20,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from spotnana_sim.core.protocol import (
-    ACCESS_TOKEN_TYPE,
     FORM_CONTENT_TYPE,
-    OPENID_SCOPE,
     TOKEN_ENDPOINT_PATH,
-    TOKEN_EXCHANGE_GRANT,
 )
-from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from spotnana_sim.core.settings import DEMO_CLIENT_SECRET
 from spotnana_sim.server.inprocess import InProcessSimulator
+
+from .helpers import exchange_form
 
 NAMED_SECRETS = ("actor_token", "client_assertion", "assertion", "password", "code", "refresh_token",
                  "access_token", "foo_token", "bar_secret", "x_password")
-BASE_FORM = {
-    "grant_type": TOKEN_EXCHANGE_GRANT, "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET,
-    "subject_token": "demo-token-ada", "subject_token_type": ACCESS_TOKEN_TYPE, "scope": OPENID_SCOPE,
-}
+BASE_FORM = exchange_form()
 # Secret values: 12+ characters from letters rare in English and base64 alike at that length.
 SECRET_ALPHABET = "QXZJKVW"
 # Ordinary names avoid every secret-ish word, so no ordinary field is a borderline case.

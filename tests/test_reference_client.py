@@ -1,6 +1,6 @@
 """The reference token-exchange client (reference_impl.client) against an httpx.MockTransport.
 
-Time is fake: ``FakeClock`` is the client's clock and its ``sleep`` only records and advances it,
+Time is fake: ``ManualTime`` (tests/helpers.py) is the client's clock and its ``sleep`` only records and advances it,
 so no test ever waits.
 """
 
@@ -26,11 +26,12 @@ from spotnana_sim.reference.client import (
     TokenExchangeError,
 )
 
+from .helpers import T0, ManualTime
+
 TOKEN_URL = "https://api-ext-sboxmeta.partners.spotnana.com/v2/auth/oauth2-token"
 CLIENT_ID = "client-id-123"
 CLIENT_SECRET = "s3cr3t-DO-NOT-LEAK-9f8e7d"
 SUBJECT = "user-subject-token-QQQ-4242"
-T0 = 1_700_000_000.0
 
 EXCHANGE_OK = {
     "access_token": "eyJraWQiOi.access",
@@ -39,19 +40,6 @@ EXCHANGE_OK = {
     "expires_in": 3600,
     "scope": "openid",
 }
-
-
-class FakeClock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 class MaxJitter(random.Random):
@@ -95,12 +83,12 @@ def spotnana_error(status: int, code: str, message: str = "nope", headers: dict[
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> ManualTime:
+    return ManualTime()
 
 
 @pytest.fixture
-def make_client(clock: FakeClock) -> Iterator[Callable[..., tuple[SpotnanaTokenClient, Server]]]:
+def make_client(clock: ManualTime) -> Iterator[Callable[..., tuple[SpotnanaTokenClient, Server]]]:
     http_clients: list[httpx.Client] = []
 
     def make(*replies: Reply, **kwargs: object) -> tuple[SpotnanaTokenClient, Server]:
@@ -152,7 +140,7 @@ def test_token_exchange_form_is_exactly_as_documented(make_client: MakeClient) -
     ]
 
 
-def test_token_exchange_response_is_parsed(make_client: MakeClient, clock: FakeClock) -> None:
+def test_token_exchange_response_is_parsed(make_client: MakeClient, clock: ManualTime) -> None:
     client, _ = make_client()
     tokens = client.tokens_for("user-1", SUBJECT)
     assert tokens == SpotnanaTokens(
@@ -192,7 +180,7 @@ def test_second_call_uses_cache(make_client: MakeClient) -> None:
     assert len(server.requests) == 1
 
 
-def test_cache_refreshes_at_expiry_minus_margin(make_client: MakeClient, clock: FakeClock) -> None:
+def test_cache_refreshes_at_expiry_minus_margin(make_client: MakeClient, clock: ManualTime) -> None:
     client, server = make_client(refresh_margin=60.0)
     client.tokens_for("user-1", SUBJECT)
     clock.now = T0 + 3600 - 60 - 0.001  # still fresh
@@ -226,7 +214,7 @@ def test_forget_drops_one_key(make_client: MakeClient) -> None:
     assert len(server.requests) == 3
 
 
-def test_client_credentials_cached_separately_from_users(make_client: MakeClient, clock: FakeClock) -> None:
+def test_client_credentials_cached_separately_from_users(make_client: MakeClient, clock: ManualTime) -> None:
     client, server = make_client()
     client.client_credentials()
     client.client_credentials()
@@ -246,7 +234,7 @@ def test_missing_expires_in_is_not_reused(make_client: MakeClient) -> None:
     assert len(server.requests) == 2
 
 
-def test_concurrent_callers_share_one_request(clock: FakeClock) -> None:
+def test_concurrent_callers_share_one_request(clock: ManualTime) -> None:
     entered = threading.Event()
     release = threading.Event()
     calls: list[httpx.Request] = []
@@ -275,7 +263,7 @@ def test_concurrent_callers_share_one_request(clock: FakeClock) -> None:
 # -- retries -------------------------------------------------------------------------------------
 
 
-def test_429_with_retry_after_then_success(make_client: MakeClient, clock: FakeClock) -> None:
+def test_429_with_retry_after_then_success(make_client: MakeClient, clock: ManualTime) -> None:
     client, server = make_client(spotnana_error(429, "TOO_MANY_REQUESTS", headers={"Retry-After": "7"}), ok())
     tokens = client.tokens_for("user-1", SUBJECT)
     assert len(server.requests) == 2
@@ -285,7 +273,7 @@ def test_429_with_retry_after_then_success(make_client: MakeClient, clock: FakeC
     assert server.form(0) == server.form(1)  # the retry resends the same form
 
 
-def test_retry_after_http_date(make_client: MakeClient, clock: FakeClock) -> None:
+def test_retry_after_http_date(make_client: MakeClient, clock: ManualTime) -> None:
     when = format_datetime(datetime.fromtimestamp(T0 + 12, tz=UTC), usegmt=True)
     client, server = make_client(spotnana_error(429, "TOO_MANY_REQUESTS", headers={"Retry-After": when}), ok())
     client.tokens_for("user-1", SUBJECT)
@@ -293,7 +281,7 @@ def test_retry_after_http_date(make_client: MakeClient, clock: FakeClock) -> Non
     assert clock.sleeps == [pytest.approx(12.0)]
 
 
-def test_smaller_retry_after_does_not_shorten_backoff(make_client: MakeClient, clock: FakeClock) -> None:
+def test_smaller_retry_after_does_not_shorten_backoff(make_client: MakeClient, clock: ManualTime) -> None:
     client, _ = make_client(
         spotnana_error(429, "TOO_MANY_REQUESTS", headers={"Retry-After": "0"}), ok(), base_backoff=2.0
     )
@@ -301,7 +289,7 @@ def test_smaller_retry_after_does_not_shorten_backoff(make_client: MakeClient, c
     assert clock.sleeps == [2.0]
 
 
-def test_retry_after_beyond_max_backoff_gives_up_without_retrying(make_client: MakeClient, clock: FakeClock) -> None:
+def test_retry_after_beyond_max_backoff_gives_up_without_retrying(make_client: MakeClient, clock: ManualTime) -> None:
     client, server = make_client(
         spotnana_error(429, "TOO_MANY_REQUESTS", headers={"Retry-After": "3600"}), ok(), max_backoff=30.0
     )
@@ -313,7 +301,7 @@ def test_retry_after_beyond_max_backoff_gives_up_without_retrying(make_client: M
     assert caught.value.error_code == "TOO_MANY_REQUESTS"
 
 
-def test_503_twice_then_success_backs_off_exponentially(make_client: MakeClient, clock: FakeClock) -> None:
+def test_503_twice_then_success_backs_off_exponentially(make_client: MakeClient, clock: ManualTime) -> None:
     client, server = make_client(
         httpx.Response(503, text="unavailable"),
         httpx.Response(503, text="unavailable"),
@@ -326,7 +314,7 @@ def test_503_twice_then_success_backs_off_exponentially(make_client: MakeClient,
     assert tokens.expires_at == clock.now + 3600  # lifetime counted from the request that succeeded
 
 
-def test_backoff_is_jittered_within_bounds_and_capped(make_client: MakeClient, clock: FakeClock) -> None:
+def test_backoff_is_jittered_within_bounds_and_capped(make_client: MakeClient, clock: ManualTime) -> None:
     client, server = make_client(
         httpx.Response(500),
         max_attempts=8,
@@ -344,14 +332,14 @@ def test_backoff_is_jittered_within_bounds_and_capped(make_client: MakeClient, c
     assert len(set(clock.sleeps)) == len(clock.sleeps)  # jittered, not a fixed schedule
 
 
-def test_transport_error_is_retried(make_client: MakeClient, clock: FakeClock) -> None:
+def test_transport_error_is_retried(make_client: MakeClient, clock: ManualTime) -> None:
     client, server = make_client(httpx.ConnectError("connection refused"), ok())
     client.tokens_for("user-1", SUBJECT)
     assert len(server.requests) == 2
     assert clock.sleeps == [0.5]
 
 
-def test_transport_errors_exhausted(make_client: MakeClient, clock: FakeClock) -> None:
+def test_transport_errors_exhausted(make_client: MakeClient, clock: ManualTime) -> None:
     client, server = make_client(httpx.ReadTimeout("timed out"), max_attempts=3)
     with pytest.raises(TokenExchangeError) as caught:
         client.tokens_for("user-1", SUBJECT)
@@ -362,7 +350,7 @@ def test_transport_errors_exhausted(make_client: MakeClient, clock: FakeClock) -
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404])
-def test_other_4xx_raises_at_once(make_client: MakeClient, clock: FakeClock, status: int) -> None:
+def test_other_4xx_raises_at_once(make_client: MakeClient, clock: ManualTime, status: int) -> None:
     client, server = make_client(spotnana_error(status, "API_VALIDATION_FAILED", "bad request"), ok())
     with pytest.raises(TokenExchangeError) as caught:
         client.tokens_for("user-1", SUBJECT)
@@ -371,7 +359,7 @@ def test_other_4xx_raises_at_once(make_client: MakeClient, clock: FakeClock, sta
     assert caught.value.status == status
 
 
-def test_max_attempts_exhausted(make_client: MakeClient, clock: FakeClock) -> None:
+def test_max_attempts_exhausted(make_client: MakeClient, clock: ManualTime) -> None:
     client, server = make_client(spotnana_error(429, "TOO_MANY_REQUESTS"), max_attempts=4)
     with pytest.raises(TokenExchangeError) as caught:
         client.tokens_for("user-1", SUBJECT)

@@ -33,17 +33,10 @@ from spotnana_sim.core.tokens import (
     subject_for,
 )
 
+from .helpers import T0, ManualTime
+
 ISSUER = "https://sim.test"
 B64URL = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
-T0 = 1_700_000_000.0
-
-
-class FakeBase:
-    def __init__(self, start: float = T0) -> None:
-        self.value = start
-
-    def __call__(self) -> float:
-        return self.value
 
 
 def b64url_decode(segment: str) -> bytes:
@@ -62,7 +55,7 @@ def flip_char(token: str, part: int, position: int, *, bit: int = 32) -> str:
 
 
 def make_issuer(keys: KeySet, clock: Clock | None = None, **kwargs: Any) -> TokenIssuer:
-    return TokenIssuer(keys, clock or Clock(FakeBase()), issuer=ISSUER, **kwargs)
+    return TokenIssuer(keys, clock or Clock(ManualTime()), issuer=ISSUER, **kwargs)
 
 
 def pem_of(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
@@ -97,7 +90,7 @@ def test_access_token_header_is_kid_alg_typ_with_kid_first(shared_keys: KeySet) 
 
 def test_access_token_claims_and_lifetime() -> None:
     keys = KeySet.generate("ES256")  # cheap to generate
-    clock = Clock(FakeBase(T0 + 0.75))
+    clock = Clock(ManualTime(T0 + 0.75))
     issuer = make_issuer(keys, clock, access_lifetime=900)
     issued = issuer.issue_access_token(
         client_id="client-1", subject="user-1", email="alice@example.com", scope="openid", audience="aud-1"
@@ -125,7 +118,7 @@ def test_access_token_optional_claims_only_when_given() -> None:
 
 def test_access_token_lifetime_and_issued_at_overrides() -> None:
     keys = KeySet.generate("ES256")
-    clock = Clock(FakeBase())
+    clock = Clock(ManualTime())
     issuer = make_issuer(keys, clock)
     short = issuer.issue_access_token(client_id="c", subject="s", lifetime=5)
     assert short.claims["exp"] - short.claims["iat"] == 5
@@ -190,7 +183,7 @@ def test_jwks_returns_copies(rsa_keys: KeySet) -> None:
 
 
 def test_verify_access_token_accepts_own_and_rejects_bad(rsa_keys: KeySet) -> None:
-    clock = Clock(FakeBase())
+    clock = Clock(ManualTime())
     issuer = make_issuer(rsa_keys, clock, access_lifetime=60)
     issued = issuer.issue_access_token(client_id="c", subject="s", audience="aud-1")
     assert issuer.verify_access_token(issued.token) == issued.claims
@@ -224,7 +217,7 @@ def test_verify_access_token_accepts_own_and_rejects_bad(rsa_keys: KeySet) -> No
 
 
 def test_refresh_token_round_trip(shared_keys: KeySet) -> None:
-    clock = Clock(FakeBase(T0 + 0.5))
+    clock = Clock(ManualTime(T0 + 0.5))
     issuer = make_issuer(shared_keys, clock, refresh_lifetime=86_400)
     token = issuer.issue_refresh_token(client_id="client-1", subject="user-1", email="alice@example.com", scope="openid")
     grant = issuer.read_refresh_token(token, client_id="client-1")
@@ -322,7 +315,7 @@ def test_refresh_token_for_another_client_is_rejected(rsa_keys: KeySet) -> None:
 
 
 def test_expired_refresh_token_is_rejected(rsa_keys: KeySet) -> None:
-    clock = Clock(FakeBase())
+    clock = Clock(ManualTime())
     issuer = make_issuer(rsa_keys, clock, refresh_lifetime=1_000)
     token = issuer.issue_refresh_token(client_id="c", subject="s", email=None, scope=None)
     clock.advance(999)
@@ -366,7 +359,7 @@ def test_key_sets_loaded_from_one_file_agree(tmp_path: Path, algorithm: str) -> 
     assert first.active.kid == second.active.kid
     assert first.jwks() == second.jwks()
 
-    clock = Clock(FakeBase())
+    clock = Clock(ManualTime())
     issuer_one, issuer_two = make_issuer(first, clock), make_issuer(second, clock)
     access = issuer_one.issue_access_token(client_id="c", subject="s", email="alice@example.com")
     assert issuer_two.verify_access_token(access.token) == access.claims
@@ -493,7 +486,7 @@ def test_multi_key_file_first_is_active_rest_are_published(tmp_path: Path) -> No
     assert keys.find("nope") is None
     assert keys.find(["not", "hashable"]) is None
 
-    clock = Clock(FakeBase())
+    clock = Clock(ManualTime())
     old = make_issuer(KeySet([previous]), clock)
     new = make_issuer(keys, clock)
     assert new.verify_access_token(old.issue_access_token(client_id="c", subject="s").token)["sub"] == "s"
@@ -515,7 +508,7 @@ def test_unsupported_algorithm_is_refused(tmp_path: Path) -> None:
 def test_rotation_keeps_old_kid_published_and_reset_restores() -> None:
     keys = KeySet.generate("ES256")
     original = keys.active
-    clock = Clock(FakeBase())
+    clock = Clock(ManualTime())
     issuer = make_issuer(keys, clock)
     old_access = issuer.issue_access_token(client_id="c", subject="s")
     old_refresh = issuer.issue_refresh_token(client_id="c", subject="s", email=None, scope=None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Iterator
@@ -31,7 +30,9 @@ from spotnana_sim.kit.user_detail_checks import (
 )
 from spotnana_sim.reference.user_detail import create_user_detail_app
 
-from .servers import ServerThread, free_port
+from .servers import AppSlot, Gate, ServerThread, free_port
+
+pytestmark = pytest.mark.e2e  # the checks probe partner APIs served on loopback
 
 TOKEN = "good-token-0123456789abcdef"
 EXPIRED = "expired-token-0123456789abcdef"
@@ -54,18 +55,33 @@ def unauthorized() -> JSONResponse:
     return JSONResponse({"error": "invalid_token"}, status_code=401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
+@pytest.fixture(scope="module")
+def slots() -> Iterator[list[tuple[ServerThread, AppSlot]]]:
+    """Loopback servers kept for the module, each with a slot a test puts its own partner app in."""
+    started: list[tuple[ServerThread, AppSlot]] = []
+    yield started
+    for server, _ in started:
+        server.stop()
+
+
 @pytest.fixture
-def serve() -> Iterator[Callable[[Any], str]]:
-    """Starts ASGI apps on free loopback ports for this test; returns each one's user-detail URL."""
-    servers: list[ServerThread] = []
+def serve(slots: list[tuple[ServerThread, AppSlot]]) -> Iterator[Callable[[Any], str]]:
+    """Serves this test's partner apps on loopback, one server each; returns each one's user-detail URL."""
+    used = 0
 
     def start(app: Any) -> str:
-        servers.append(ServerThread(app).start())
-        return servers[-1].url + PATH
+        nonlocal used
+        if used == len(slots):
+            app_slot = AppSlot()
+            slots.append((ServerThread(app_slot).start(), app_slot))
+        server, app_slot = slots[used]
+        app_slot.app = app
+        used += 1
+        return server.url + PATH
 
     yield start
-    for server in servers:
-        server.stop()
+    for _, app_slot in slots:
+        app_slot.app = None
 
 
 def check(url: str, **target: Any) -> Report:
@@ -162,11 +178,14 @@ def test_json_body_with_a_wrong_content_type_warns(serve: Callable[[Any], str]) 
 
 
 def test_slow_api_fails_the_response_time_check(serve: Callable[[Any], str]) -> None:
+    gate = Gate()
+
     async def slow(request: Request) -> Response:
-        await asyncio.sleep(0.5)
+        await gate.wait()  # answers only after the checks gave up on it
         return JSONResponse({"user": {"email": EMAIL}})
 
-    report = check(serve(app_of(slow)), timeout=0.05)  # a small timeout keeps the test fast
+    with gate:
+        report = check(serve(app_of(slow)), timeout=0.05)  # a small timeout keeps the test fast
     assert report.result("response-time").status == FAIL
     assert "no answer within" in report.result("response-time").summary
     assert report.result("valid-token").status == FAIL

@@ -19,15 +19,13 @@ from spotnana_sim.core.user_detail import CallbackFailed, CallbackMalformed, Cal
 from spotnana_sim.server.inprocess import HttpxUserDetailHttp
 from spotnana_sim.server.user_detail_client import UserDetailClient
 
+from .hostile_servers import RawConnection, http_answer
+
+pytestmark = pytest.mark.e2e  # raw HTTP servers on loopback, spoken to by the real clients
+
 CAP = 1024
 HEADERS = {"Authorization": "Bearer subject-token-123", "Accept": "application/json"}
 EMAIL_BODY = b'{"user": {"email": "ada@example.com"}}'
-
-
-def _answer(status: int, body: bytes, headers: list[tuple[str, str]] | None = None) -> bytes:
-    lines = [f"HTTP/1.1 {status} X", f"Content-Length: {len(body)}", "Content-Type: application/json"]
-    lines += [f"{name}: {value}" for name, value in headers or []]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
 @dataclass
@@ -40,20 +38,13 @@ class LoopbackServer:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        connection = RawConnection(self.connections, reader, writer)
         try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                request_line, *header_lines = head.decode("latin-1").split("\r\n")
-                path = request_line.split(" ")[1]
-                headers = {}
-                for line in header_lines:
-                    if line:
-                        name, _, value = line.partition(":")
-                        headers[name.strip().lower()] = value.strip()
-                self.requests.append((path, headers))
-                if not await self.respond(path, writer):
+            while (request := await connection.read_request()) is not None:
+                self.requests.append(request)
+                if not await self.respond(request[0], writer):
                     break
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except ConnectionError:
             pass
         finally:
             writer.close()
@@ -61,17 +52,17 @@ class LoopbackServer:
     async def respond(self, path: str, writer: asyncio.StreamWriter) -> bool:
         """Write the answer for ``path``; False closes the connection."""
         if path == "/ok":
-            writer.write(_answer(200, EMAIL_BODY, [("Set-Cookie", "session=abc; Path=/")]))
+            writer.write(http_answer(200, EMAIL_BODY, headers=[("Set-Cookie", "session=abc; Path=/")]))
         elif path == "/redirect":
-            writer.write(_answer(302, b"", [("Location", "/ok")]))
+            writer.write(http_answer(302, b"", headers=[("Location", "/ok")]))
         elif path == "/server-error":
-            writer.write(_answer(503, b'{"oops": true}'))
+            writer.write(http_answer(503, b'{"oops": true}'))
         elif path == "/big":
-            writer.write(_answer(200, b"x" * (CAP + 100)))
+            writer.write(http_answer(200, b"x" * (CAP + 100)))
         elif path == "/huge":
-            writer.write(_answer(200, b"h" * (1024 * 1024)))
+            writer.write(http_answer(200, b"h" * (1024 * 1024)))
         elif path == "/exact":
-            writer.write(_answer(200, b"y" * CAP))
+            writer.write(http_answer(200, b"y" * CAP))
         elif path == "/big-chunked":
             chunk = b"z" * 600
             writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
@@ -88,20 +79,20 @@ class LoopbackServer:
             await writer.drain()
             return False
         elif path == "/close-after":  # a whole answer, then the server closes the idle connection
-            writer.write(_answer(200, EMAIL_BODY))
+            writer.write(http_answer(200, EMAIL_BODY))
             await writer.drain()
             return False
         elif path == "/continue":
-            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n" + _answer(200, EMAIL_BODY))
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n" + http_answer(200, EMAIL_BODY))
         elif path == "/headers":
-            writer.write(_answer(200, b"{}", [("X-Dup", "a"), ("X-Dup", "b"), ("X-Mixed-CASE", "v")]))
+            writer.write(http_answer(200, b"{}", headers=[("X-Dup", "a"), ("X-Dup", "b"), ("X-Mixed-CASE", "v")]))
         elif path == "/never":
-            await asyncio.sleep(30)  # the client's timeout ends the wait long before
+            await asyncio.Event().wait()  # never answers: the client's timeout ends the wait
             return False
         elif path == "/slow-body":
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{")
             await writer.drain()
-            await asyncio.sleep(30)
+            await asyncio.Event().wait()  # the rest of the body never comes
             return False
         elif path == "/reset":
             return False  # close without a byte of answer
@@ -110,7 +101,7 @@ class LoopbackServer:
             await writer.drain()
             return False
         else:
-            writer.write(_answer(404, b"{}"))
+            writer.write(http_answer(404, b"{}"))
         await writer.drain()
         return True
 

@@ -28,6 +28,8 @@ from spotnana_sim.server.user_detail_client import UserDetailClient
 
 from .servers import ServerThread, running_simulator
 
+pytestmark = pytest.mark.e2e  # TLS servers on loopback
+
 
 def _self_signed(folder: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
@@ -115,7 +117,6 @@ def _exchange(server_url: str, client_id: str, secret: str) -> httpx.Response:
     })
 
 
-@pytest.mark.e2e
 def test_a_client_ca_file_from_the_config_file_trusts_a_private_ca(
     tls_server: tuple[ServerThread, Path], tmp_path: Path,
 ) -> None:
@@ -132,7 +133,6 @@ def test_a_client_ca_file_from_the_config_file_trusts_a_private_ca(
         assert simulator.journal.entries()[-1].user_detail_tls_verified is True
 
 
-@pytest.mark.e2e
 def test_without_the_ca_the_certificate_is_refused_and_the_error_says_tls(tls_server: tuple[ServerThread, Path]) -> None:
     server, _ = tls_server
     settings = apply_overrides(Settings(), clients=["acme:acme-secret"], user_detail_url=server.url + "/v1/user-detail")
@@ -142,7 +142,6 @@ def test_without_the_ca_the_certificate_is_refused_and_the_error_says_tls(tls_se
         assert "TLS" in simulator.journal.entries()[-1]["user_detail_calls"][0]["error"]
 
 
-@pytest.mark.e2e
 def test_insecure_mode_is_announced_in_the_banner_and_every_journal_entry(tls_server: tuple[ServerThread, Path]) -> None:
     server, _ = tls_server
     settings = apply_overrides(Settings(), clients=["acme:acme-secret"], user_detail_url=server.url + "/v1/user-detail",

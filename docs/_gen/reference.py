@@ -22,7 +22,7 @@ USAGE_WIDTH = 80  # fixed, so the page does not depend on the terminal that rege
 
 
 def error_table() -> str:
-    from spotnana_sim.core.errors import error_table_markdown
+    from spotnana_sim.core.error_table import error_table_markdown
 
     table: str = error_table_markdown()
     return table

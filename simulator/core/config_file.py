@@ -35,7 +35,7 @@ from typing import Any
 
 from spotnana_sim.core import validators as value_checks
 from spotnana_sim.core.embed_config import EmbedConfig
-from spotnana_sim.core.errors import ERROR_TABLE
+from spotnana_sim.core.error_table import ERROR_TABLE
 from spotnana_sim.core.fault_rules import FaultRuleError, check_rules
 from spotnana_sim.core.partner_jwt import PartnerKey
 from spotnana_sim.core.settings import (

@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Any
 
 from spotnana_sim.core.embed_config import EmbedConfig
-from spotnana_sim.core.errors import ERROR_TABLE, SPOTNANA
+from spotnana_sim.core.error_table import ERROR_TABLE, SPOTNANA
 from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE, SUPPORTED_GRANTS
 from spotnana_sim.core.redaction import redact, redact_url
 from spotnana_sim.core.validators import (

@@ -19,9 +19,9 @@ from urllib.parse import parse_qs
 
 from spotnana_sim.core.clients import ClientRegistry
 from spotnana_sim.core.clock import Clock
+from spotnana_sim.core.error_rendering import ErrorTable
 from spotnana_sim.core.errors import (
     RFC6749,
-    ErrorTable,
     FaultAnswer,
     InternalError,
     MethodNotAllowed,

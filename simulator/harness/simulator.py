@@ -13,7 +13,7 @@ from typing import Protocol
 
 from spotnana_sim.core.clients import ClientRegistry
 from spotnana_sim.core.clock import Clock
-from spotnana_sim.core.errors import ErrorTable
+from spotnana_sim.core.error_rendering import ErrorTable
 from spotnana_sim.core.partner_identity import PartnerJwtVerifier
 from spotnana_sim.core.partner_jwks import JwksCache, JwksFetch
 from spotnana_sim.core.partner_keys import PartnerKeyRegistry

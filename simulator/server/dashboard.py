@@ -32,7 +32,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from spotnana_sim.core.errors import ERROR_TABLE, AdminBadRequest, NotFound
+from spotnana_sim.core.error_table import ERROR_TABLE
+from spotnana_sim.core.errors import AdminBadRequest, NotFound
 from spotnana_sim.core.fault_rules import CONNECTION_FAULTS, TARGETS, USER_DETAIL_OBJECTS, USER_DETAIL_WORDS
 from spotnana_sim.core.redaction import redact_url, shorten
 from spotnana_sim.harness.endpoint import DEFAULT_FAULT_CODES

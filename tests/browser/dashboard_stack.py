@@ -10,21 +10,16 @@ from typing import Any
 
 import httpx
 
-from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
-from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Settings
+from spotnana_sim.core.protocol import TOKEN_ENDPOINT_PATH
+from spotnana_sim.core.settings import Settings
 from spotnana_sim.harness.simulator import Simulator
-from spotnana_sim.reference.demo_users import DEMO_SUBJECT_TOKEN
 from spotnana_sim.scenarios.live import LiveScenarioRunner
 from spotnana_sim.server.app import create_app
 from spotnana_sim.server.served import AppServer, bind_socket, build_served_simulator, socket_url
 
-from .stack import shared_keys
+from ..helpers import FakeSleep, exchange_form, shared_keys
 
 DASHBOARD_PATH = "/_sim/ui"
-
-
-async def _no_sleep(seconds: float) -> None:
-    """Fault delays and simulated timeouts without waiting: the tests assert outcomes, not time."""
 
 
 @dataclass
@@ -38,12 +33,7 @@ class Dashboard:
 
     def exchange(self, **changes: str) -> httpx.Response:
         """One token exchange as a partner backend sends it (the demo client and user unless changed)."""
-        form = {
-            "grant_type": TOKEN_EXCHANGE_GRANT, "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET,
-            "subject_token": DEMO_SUBJECT_TOKEN, "subject_token_type": ACCESS_TOKEN_TYPE, "scope": "openid",
-            **changes,
-        }
-        return httpx.post(self.url + TOKEN_ENDPOINT_PATH, data=form, timeout=10)
+        return httpx.post(self.url + TOKEN_ENDPOINT_PATH, data=exchange_form(**changes), timeout=10)
 
     def last_id(self) -> int:
         entries = self.simulator.journal.entries()
@@ -58,7 +48,7 @@ def dashboard(settings: Settings | None = None) -> Iterator[Dashboard]:
     sock = bind_socket("127.0.0.1", 0)
     url = socket_url(sock, "127.0.0.1")
     simulator = build_served_simulator(settings or Settings(), base_url=url, keys=shared_keys())
-    simulator.faults.sleep = _no_sleep
+    simulator.faults.sleep = FakeSleep()  # fault delays and simulated timeouts without waiting
     app = create_app(simulator, scenario_runner=LiveScenarioRunner(simulator, url))
     try:
         with AppServer(app, sock=sock):

@@ -13,21 +13,13 @@ from starlette.types import ASGIApp
 from spotnana_sim.core.embed import EmbedConfig
 from spotnana_sim.core.protocol import TOKEN_ENDPOINT_PATH
 from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Settings, org_id_for_client
-from spotnana_sim.core.tokens import KeySet
 from spotnana_sim.harness.simulator import Simulator
 from spotnana_sim.reference.client import SpotnanaTokenClient, SpotnanaTokens
 from spotnana_sim.reference.partner_app import PartnerAppConfig, create_partner_app
 from spotnana_sim.server.app import create_app
 from spotnana_sim.server.served import AppServer, bind_socket, build_served_simulator, socket_url
 
-_KEYS: list[KeySet] = []
-
-
-def shared_keys() -> KeySet:
-    """One signing key for every stack of the session: generating an RSA key per test is slow."""
-    if not _KEYS:
-        _KEYS.append(KeySet.generate("RS256"))
-    return _KEYS[0]
+from ..helpers import shared_keys
 
 
 @dataclass
@@ -77,7 +69,7 @@ class Stack:
             if time.monotonic() > deadline:
                 steps = [(e.get("step"), e.get("outcome"), e.get("message")) for e in self.entries()]
                 raise AssertionError(f"no journal entry {step!r}; the embed journal has: {steps}")
-            time.sleep(0.05)
+            time.sleep(0.05)  # the browser works on its own time: poll what it has done so far
 
     def exchange(self, user_token: str = "demo-token-ada") -> SpotnanaTokens:
         with SpotnanaTokenClient(self.sim.url + TOKEN_ENDPOINT_PATH, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET) as client:

@@ -13,13 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import re
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -49,6 +43,7 @@ from ..hostile_servers import (
     email_body,
     http_answer,
 )
+from ..serve_process import ServeProcess
 from ..servers import ServerThread, free_port, running_simulator
 
 pytestmark = pytest.mark.e2e
@@ -57,16 +52,10 @@ ATTACKER = "http://attacker.example"
 ADMIN_TOKEN = "t0ken-for-the-admin-api-7c1e"
 
 
-@pytest.fixture(scope="module")
-def live() -> Iterator[tuple[ServerThread, Simulator]]:
-    with running_simulator(Settings()) as pair:
-        yield pair
-
-
 @pytest.fixture
-def sim(live: tuple[ServerThread, Simulator]) -> Iterator[ServerThread]:
+def sim(module_simulator: tuple[ServerThread, Simulator]) -> Iterator[ServerThread]:
     """The shared simulator, put back to its starting state after each test (whatever got through)."""
-    server, simulator = live
+    server, simulator = module_simulator
     simulator.reset()
     yield server
     simulator.reset()
@@ -265,53 +254,13 @@ def test_the_timeout_problem_reads_as_in_the_config_file(sim: ServerThread) -> N
 # ------------------------------------------------------------------------ proxy headers ----
 
 
-def start_cli(*args: str) -> tuple[subprocess.Popen[str], str]:
-    """`spotnana-sim serve` on a free port; returns the process and the base URL from its banner."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "spotnana_sim", "serve", "--port", "0", "--log-level", "warning", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stdout is not None
-    seen: list[str] = []
-    for line in process.stdout:
-        seen.append(line.rstrip("\n"))
-        found = re.match(r"spotnana-sim listening on (http://127\.0\.0\.1:\d+)", line)
-        if found:
-            break
-    else:
-        stop_cli(process)
-        pytest.fail("serve printed no banner:\n" + "\n".join(seen))
-    base = found.group(1)
-    with httpx.Client(timeout=HANG_GUARD) as http:  # the banner comes before the server accepts
-        for _ in range(int(HANG_GUARD / 0.02)):
-            try:
-                if http.get(base + "/_sim/health").status_code == 200:
-                    return process, base
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None:
-                break
-            time.sleep(0.02)
-    stop_cli(process)
-    pytest.fail("serve never answered /_sim/health")
-
-
-def stop_cli(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    process.wait(timeout=15)
-    if process.stdout is not None:
-        process.stdout.close()
-
-
 @pytest.mark.parametrize("args, expected", [((), 200), (("--forwarded-allow-ips", "127.0.0.1"), 403)],
                          ids=["ignored-by-default", "trusted-when-asked"])
-def test_forwarded_for_is_trusted_only_when_asked(args: tuple[str, ...], expected: int) -> None:
-    process, base = start_cli(*args)
-    try:
-        response = httpx.get(base + "/_sim/journal", headers={"X-Forwarded-For": "203.0.113.9"})
-    finally:
-        stop_cli(process)
+def test_forwarded_for_is_trusted_only_when_asked(
+    start_serve: Callable[..., ServeProcess], args: tuple[str, ...], expected: int,
+) -> None:
+    server = start_serve("--log-level", "warning", *args)
+    response = httpx.get(server.url + "/_sim/journal", headers={"X-Forwarded-For": "203.0.113.9"})
     assert response.status_code == expected, response.text
 
 

@@ -8,13 +8,13 @@ import json
 import os
 import re
 import subprocess
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
 
 from spotnana_sim.reference.user_detail import create_user_detail_app
-from tests.e2e.test_cli_e2e import start_serve, stop
+from tests.serve_process import ServeProcess
 from tests.servers import ServerThread
 
 pytestmark = pytest.mark.e2e
@@ -51,19 +51,9 @@ Serve = Callable[..., list[str]]
 
 
 @pytest.fixture
-def serve() -> Iterator[Serve]:
-    """Starts ``spotnana-sim serve --port 0 ARGS...`` and returns its banner lines; stops it after the test."""
-    started: list[subprocess.Popen[str]] = []
-
-    def start(*args: str) -> list[str]:
-        process, lines = start_serve(*args)
-        started.append(process)
-        assert process.poll() is None, "\n".join(lines)
-        return lines
-
-    yield start
-    for process in started:
-        stop(process)
+def serve(start_serve: Callable[..., ServeProcess]) -> Serve:
+    """Starts ``spotnana-sim serve --port 0 ARGS...`` and returns its banner lines; stopped after the test."""
+    return lambda *args: start_serve(*args).lines
 
 
 def test_the_default_banner_curl_works_as_it_stands(serve: Serve) -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -16,21 +15,11 @@ import pytest
 
 from spotnana_sim.cli.main import main
 
+from ..serve_process import ServeProcess
+
+pytestmark = pytest.mark.e2e  # the command in a subprocess, its servers on loopback
+
 SPOTNANA_SIM = [sys.executable, "-m", "spotnana_sim"]
-
-
-def start_serve(*args: str) -> tuple[subprocess.Popen[str], list[str]]:
-    process = subprocess.Popen(
-        [*SPOTNANA_SIM, "serve", "--port", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stdout is not None
-    lines: list[str] = []
-    for line in process.stdout:  # the banner is printed before the server accepts; wait for uvicorn's line
-        lines.append(line.rstrip("\n"))
-        if "Application startup complete" in line or process.poll() is not None:
-            break
-    return process, lines
 
 
 def stop(process: subprocess.Popen[str]) -> int:
@@ -43,15 +32,12 @@ def stop(process: subprocess.Popen[str]) -> int:
 
 
 @pytest.fixture
-def served() -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
-    process, lines = start_serve()
-    yield process, lines
-    stop(process)
+def served(start_serve: Callable[..., ServeProcess]) -> ServeProcess:
+    return start_serve()
 
 
-def test_serve_banner_has_everything_to_try_an_exchange(served: tuple[subprocess.Popen[str], list[str]]) -> None:
-    _, lines = served
-    text = "\n".join(lines)
+def test_serve_banner_has_everything_to_try_an_exchange(served: ServeProcess) -> None:
+    text = "\n".join(served.lines)
     base = re.search(r"listening on (http://127\.0\.0\.1:\d+)", text)
     assert base, text
     assert f"POST {base.group(1)}/v2/auth/oauth2-token" in text
@@ -59,8 +45,8 @@ def test_serve_banner_has_everything_to_try_an_exchange(served: tuple[subprocess
     assert httpx.get(base.group(1) + "/_sim/health").status_code == 200
 
 
-def test_the_printed_curl_performs_a_successful_exchange(served: tuple[subprocess.Popen[str], list[str]]) -> None:
-    _, lines = served
+def test_the_printed_curl_performs_a_successful_exchange(served: ServeProcess) -> None:
+    lines = served.lines
     start = next(i for i, line in enumerate(lines) if line.startswith("curl "))
     command = "\n".join(lines[start:start + 7])
     words = shlex.split(command.replace("\\\n", " "))
@@ -71,19 +57,15 @@ def test_the_printed_curl_performs_a_successful_exchange(served: tuple[subproces
     assert response.json()["token_type"] == "Bearer"
 
 
-def test_sigterm_exits_zero(served: tuple[subprocess.Popen[str], list[str]]) -> None:
-    process, _ = served
-    assert stop(process) == 0
+def test_sigterm_exits_zero(served: ServeProcess) -> None:
+    assert served.stop() == 0
 
 
-def test_no_profile_source_is_said_plainly() -> None:
-    process, lines = start_serve("--user-detail-url", "http://127.0.0.1:9/v1/user-detail", "--client", "acme:s3cr3t-value")
-    try:
-        text = "\n".join(lines)
-        assert "EVERY email" in text
-        assert "s3cr3t-value" not in text
-    finally:
-        stop(process)
+def test_no_profile_source_is_said_plainly(start_serve: Callable[..., ServeProcess]) -> None:
+    server = start_serve("--user-detail-url", "http://127.0.0.1:9/v1/user-detail", "--client", "acme:s3cr3t-value")
+    text = "\n".join(server.lines)
+    assert "EVERY email" in text
+    assert "s3cr3t-value" not in text + server.log_path.read_text()
 
 
 def test_demo_prints_the_answer_and_decoded_claims(capsys: pytest.CaptureFixture[str]) -> None:
@@ -124,7 +106,7 @@ def test_reference_server_runs_alone() -> None:
             except httpx.ConnectError:
                 import time
 
-                time.sleep(0.05)
+                time.sleep(0.05)  # a separate process starting: nothing to inject a clock into
         assert response.json() == {"user": {"email": "grace@example.com"}}
     finally:
         stop(process)

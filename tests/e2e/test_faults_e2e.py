@@ -14,38 +14,23 @@ import jwt
 import pytest
 
 from spotnana_sim.cli.main import main
-from spotnana_sim.core.errors import ERROR_TABLE
+from spotnana_sim.core.error_table import ERROR_TABLE
 from spotnana_sim.core.protocol import (
-    ACCESS_TOKEN_TYPE,
     CLIENT_CREDENTIALS_GRANT,
     TOKEN_ENDPOINT_PATH,
-    TOKEN_EXCHANGE_GRANT,
 )
-from spotnana_sim.core.settings import DEFAULT_TIMEOUT, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Settings
+from spotnana_sim.core.settings import DEFAULT_TIMEOUT, Settings
 from spotnana_sim.harness.simulator import Simulator
-from spotnana_sim.reference.user_detail import DEMO_SUBJECT_TOKEN
 from spotnana_sim.server.app import create_app
 from spotnana_sim.server.served import build_served_simulator
 
+from ..helpers import FakeSleep, credentials_form, exchange_form
 from ..servers import ServerThread, running_simulator
 
 pytestmark = pytest.mark.e2e
 
-EXCHANGE = {
-    "grant_type": TOKEN_EXCHANGE_GRANT, "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET,
-    "subject_token": DEMO_SUBJECT_TOKEN, "subject_token_type": ACCESS_TOKEN_TYPE, "scope": "openid",
-}
-CREDENTIALS = {"grant_type": CLIENT_CREDENTIALS_GRANT, "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET}
-
-
-class FakeSleep:
-    """Records what the simulator would have slept, without sleeping."""
-
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
+EXCHANGE = exchange_form()
+CREDENTIALS = credentials_form()
 
 
 class Live:
@@ -71,7 +56,6 @@ class Live:
 def server() -> Iterator[tuple[ServerThread, Simulator, FakeSleep]]:
     sleep = FakeSleep()
     with running_simulator(Settings(), sleep=sleep) as (thread, simulator):
-        simulator.faults.sleep = sleep  # user-detail delays are slept by the fault book itself
         yield thread, simulator, sleep
 
 

@@ -18,13 +18,11 @@ import jwt
 import pytest
 
 from spotnana_sim.core.protocol import (
-    ACCESS_TOKEN_TYPE,
-    OPENID_SCOPE,
     TOKEN_ENDPOINT_PATH,
-    TOKEN_EXCHANGE_GRANT,
 )
 from spotnana_sim.core.settings import ClientConfig, Settings
 
+from ..helpers import exchange_form
 from ..hostile_servers import (
     HANG_GUARD,
     RawConnection,
@@ -33,9 +31,8 @@ from ..hostile_servers import (
     SeenRequest,
     email_body,
     http_answer,
-    wait_until,
 )
-from ..servers import ServerThread, running_simulator
+from ..servers import ServerThread, running_simulator, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -44,11 +41,6 @@ HONEST_ID, HONEST_SECRET = "honest", "honest-secret-0123456789"
 MALFORMED = "USER_DETAIL_MALFORMED_RESPONSE"
 UNREACHABLE = "USER_DETAIL_UNREACHABLE"
 EMPTY_200 = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
-
-
-def exchange_form(client_id: str, secret: str, subject_token: str) -> dict[str, str]:
-    return {"grant_type": TOKEN_EXCHANGE_GRANT, "client_id": client_id, "client_secret": secret,
-            "subject_token": subject_token, "subject_token_type": ACCESS_TOKEN_TYPE, "scope": OPENID_SCOPE}
 
 
 def honest_answer_for(request: SeenRequest) -> bytes:

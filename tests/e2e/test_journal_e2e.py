@@ -9,23 +9,20 @@ import httpx
 import pytest
 
 from spotnana_sim.core.protocol import (
-    ACCESS_TOKEN_TYPE,
     CLIENT_CREDENTIALS_GRANT,
     TOKEN_ENDPOINT_PATH,
     TOKEN_EXCHANGE_GRANT,
 )
 from spotnana_sim.core.settings import ClientConfig, Settings
 
+from ..helpers import exchange_form
 from ..servers import running_simulator
 
 pytestmark = pytest.mark.e2e
 
 SECRET = "acme-Secret-7Hq2ZpX91vLw"
 SUBJECT = "demo-token-grace"  # the embedded reference API's token for grace@example.com
-EXCHANGE = {
-    "grant_type": TOKEN_EXCHANGE_GRANT, "client_id": "acme", "client_secret": SECRET, "subject_token": SUBJECT,
-    "subject_token_type": ACCESS_TOKEN_TYPE, "scope": "openid",
-}
+EXCHANGE = exchange_form("acme", SECRET, SUBJECT)
 SETTINGS = Settings(clients=(ClientConfig("acme", SECRET), ClientConfig("other", "other-Secret-kk81Zq0aa")))
 
 

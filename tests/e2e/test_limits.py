@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,16 +16,13 @@ import jwt
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from spotnana_sim.core.protocol import (
-    ACCESS_TOKEN_TYPE,
     CLIENT_CREDENTIALS_GRANT,
     FORM_CONTENT_TYPE,
-    OPENID_SCOPE,
     TOKEN_ENDPOINT_PATH,
-    TOKEN_EXCHANGE_GRANT,
 )
 from spotnana_sim.core.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, ClientConfig, Settings
 from spotnana_sim.core.token_request import DEFAULT_MAX_FIELD_LENGTH, MAX_FIELD_LENGTH
@@ -35,16 +31,12 @@ from spotnana_sim.harness.journal import Journal
 from spotnana_sim.harness.journal_entry import JournalEntry
 from spotnana_sim.reference.user_detail import DEMO_USERS
 
-from ..servers import ServerThread, running_simulator
+from ..helpers import exchange_form
+from ..servers import HeldUserDetail, ServerThread, running_simulator, wait_until
 
 pytestmark = pytest.mark.e2e
 
 HANG_GUARD = 60.0  # seconds: only stops a broken run from hanging the suite; never a pass/fail criterion
-
-
-def exchange_form(client_id: str, secret: str, subject_token: str) -> dict[str, str]:
-    return {"grant_type": TOKEN_EXCHANGE_GRANT, "client_id": client_id, "client_secret": secret,
-            "subject_token": subject_token, "subject_token_type": ACCESS_TOKEN_TYPE, "scope": OPENID_SCOPE}
 
 
 def raw_exchange(port: int, head: bytes, body_parts: list[bytes]) -> bytes:
@@ -195,36 +187,11 @@ async def test_200_concurrent_exchanges_are_all_answered_correctly(sim: tuple[Se
     assert len(simulator.journal.entries()) == min(before + 200, simulator.journal.max_entries)
 
 
-class HangingPartner:
-    """A user-detail API: /slow/... hangs until released, /fast/... answers at once."""
-
-    def __init__(self) -> None:
-        self.release = threading.Event()
-        self.slow_calls = 0
-        self.app = Starlette(routes=[Route("/{speed}/v1/user-detail", self.user_detail)])
-
-    async def user_detail(self, request: Request) -> Response:
-        token = request.headers.get("authorization", "").removeprefix("Bearer ")
-        if request.path_params["speed"] == "slow":
-            self.slow_calls += 1
-            while not self.release.is_set():  # polls so no worker thread is held while hanging
-                await asyncio.sleep(0.01)
-        return JSONResponse({"user": {"email": f"{token}@example.com"}})
-
-
-async def _wait_for(condition: Any) -> None:
-    for _ in range(int(HANG_GUARD / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition never came true")
-
-
 async def test_a_hanging_user_detail_api_does_not_hold_up_other_clients() -> None:
-    partner = HangingPartner()
-    with ServerThread(partner.app) as partner_server:
+    partner = HeldUserDetail()
+    with ServerThread(partner.app) as partner_server, partner.gate:
         clients = (
-            ClientConfig("slow-client", "slow-secret", user_detail_url=partner_server.url + "/slow/v1/user-detail",
+            ClientConfig("slow-client", "slow-secret", user_detail_url=partner_server.url + "/v1/user-detail",
                          timeout=HANG_GUARD * 2),
             ClientConfig("fast-client", "fast-secret", user_detail_url=partner_server.url + "/fast/v1/user-detail"),
         )
@@ -234,7 +201,7 @@ async def test_a_hanging_user_detail_api_does_not_hold_up_other_clients() -> Non
                 slow = [asyncio.create_task(http.post(TOKEN_ENDPOINT_PATH,
                                                       data=exchange_form("slow-client", "slow-secret", f"slow{i}")))
                         for i in range(5)]
-                await _wait_for(lambda: partner.slow_calls == 5)  # all five are hanging inside the simulator
+                await wait_until(lambda: partner.gate.waiting == 5, "all five are hanging inside the simulator")
 
                 fast = await asyncio.gather(*(http.post(TOKEN_ENDPOINT_PATH,
                                                         data=exchange_form("fast-client", "fast-secret", f"fast{i}"))
@@ -244,7 +211,7 @@ async def test_a_hanging_user_detail_api_does_not_hold_up_other_clients() -> Non
                         for r in fast] == [f"fast{i}@example.com" for i in range(50)]
                 assert not any(task.done() for task in slow), "the slow client's exchanges are still pending"
 
-                partner.release.set()
+                partner.gate.open()
                 finished = await asyncio.gather(*slow)
     assert [r.status_code for r in finished] == [200] * 5
 

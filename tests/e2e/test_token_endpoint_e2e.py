@@ -19,13 +19,15 @@ from spotnana_sim.core.protocol import (
     ACCESS_TOKEN_TYPE,
     CLIENT_CREDENTIALS_GRANT,
     TOKEN_ENDPOINT_PATH,
-    TOKEN_EXCHANGE_GRANT,
 )
 from spotnana_sim.core.settings import ClientConfig, Settings
 from spotnana_sim.core.tokens import subject_for
 from spotnana_sim.reference.user_detail import create_user_detail_app
 
-from ..servers import ServerThread, free_port, running_simulator
+from .. import helpers
+from ..servers import Gate, ServerThread, free_port, running_simulator
+
+pytestmark = pytest.mark.e2e  # a served simulator and partner API on loopback
 
 SECRET = "acme-secret-0123456789"
 USERS = {"tok-ada-0001": "Ada@Example.com", "tok-nobody-01": "nobody@example.com"}
@@ -77,11 +79,9 @@ def settings_for(partner_url: str, **changes: Any) -> Settings:
 
 
 def exchange_form(**changes: str | None) -> dict[str, str]:
-    form: dict[str, str | None] = {
-        "grant_type": TOKEN_EXCHANGE_GRANT, "client_id": "acme", "client_secret": SECRET,
-        "subject_token": "tok-ada-0001", "subject_token_type": ACCESS_TOKEN_TYPE, "scope": "openid", **changes,
-    }
-    return {k: v for k, v in form.items() if v is not None}
+    """The acme client's exchange for ada unless changed."""
+    acme: dict[str, str | None] = {"client_id": "acme", "client_secret": SECRET, "subject_token": "tok-ada-0001"}
+    return helpers.exchange_form(**{**acme, **changes})
 
 
 @pytest.fixture(scope="module")
@@ -230,8 +230,13 @@ def test_health(sim: ServerThread) -> None:
 
 
 def test_timeout_is_its_own_error(partner: Any) -> None:
-    slow_app = Starlette(routes=[Route("/v1/user-detail", _slow)])
-    with ServerThread(slow_app) as slow:
+    gate = Gate()  # the partner answers only once the simulator has given up on it
+
+    async def held(request: Request) -> Response:
+        await gate.wait()
+        return JSONResponse({"user": {"email": "ada@example.com"}})
+
+    with ServerThread(Starlette(routes=[Route("/v1/user-detail", held)])) as slow, gate:
         client = ClientConfig(client_id="acme", client_secret=SECRET, timeout=0.3, user_detail_url=slow.url + "/v1/user-detail")
         with running_simulator(Settings(clients=(client,))) as (server, simulator):
             response = post(server, exchange_form())
@@ -239,13 +244,6 @@ def test_timeout_is_its_own_error(partner: Any) -> None:
             assert response.json()["errorMessages"][0]["errorCode"] == "USER_DETAIL_TIMEOUT"
             (entry,) = simulator.journal.entries()
             assert entry["user_detail_calls"][0]["error"].startswith("timeout")
-
-
-async def _slow(request: Request) -> Response:
-    import asyncio
-
-    await asyncio.sleep(1)
-    return JSONResponse({"user": {"email": "ada@example.com"}})
 
 
 def test_embedded_default_serves_the_demo_exchange() -> None:

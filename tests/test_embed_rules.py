@@ -25,14 +25,15 @@ from spotnana_sim.core.embed_message import (
     classify_exchange_message,
     message_view,
 )
-from spotnana_sim.core.errors import EmbedTokenInvalid, ErrorTable
+from spotnana_sim.core.error_rendering import ErrorTable
+from spotnana_sim.core.errors import EmbedTokenInvalid
 from spotnana_sim.core.secret_scan import clients_whose_secret_occurs
 from spotnana_sim.core.settings import ClientConfig, Settings
 from spotnana_sim.core.tokens import KeySet, TokenIssuer
 from spotnana_sim.server.embed import embed_routes
 from spotnana_sim.server.served import build_served_simulator
 
-from .stack import shared_keys
+from .helpers import shared_keys
 
 ORG = org_id_for_client("demo-client")
 
