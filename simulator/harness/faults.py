@@ -245,16 +245,23 @@ class FaultBook:
             return None
         rule, delay = fired
         kind, arg = rule.partner_jwks or (None, None)
+        if not await self._outbound_fault(rule.id, kind, delay, timeout):
+            return None
+        assert kind is not None
+        return partner_jwks_answer(kind, arg, rule.id, max_bytes)
+
+    async def _outbound_fault(self, rule_id: str, kind: str | None, delay: float, timeout: float) -> bool:
+        """The part of a fired outbound rule that is the same for every call the simulator makes:
+        a timeout (waiting only the caller's timeout), a refused connection, or a delay before the
+        answer. True when the rule's answer should stand in; False for the real call."""
         if kind == "timeout" or delay >= timeout:
             await self.sleep(timeout)
-            raise CallbackTimedOut(f"no answer within {timeout:g} s (simulated by fault rule {rule.id})")
+            raise CallbackTimedOut(f"no answer within {timeout:g} s (simulated by fault rule {rule_id})")
         if delay > 0:
             await self.sleep(delay)
-        if kind is None:
-            return None
         if kind == "unreachable":
-            raise CallbackFailed(f"connection refused (simulated by fault rule {rule.id})")
-        return partner_jwks_answer(kind, arg, rule.id, max_bytes)
+            raise CallbackFailed(f"connection refused (simulated by fault rule {rule_id})")
+        return kind is not None
 
     async def intercept_user_detail(self, context: CallbackContext) -> UserDetailResponse | None:
         """Answer in place of the user-detail API, raise CallbackFailed, or None for the real call.
@@ -268,15 +275,9 @@ class FaultBook:
         rule, delay = fired
         context.record.fault_id = rule.id
         kind, arg = rule.user_detail or (None, None)
-        if kind == "timeout" or delay >= context.timeout:
-            await self.sleep(context.timeout)
-            raise CallbackTimedOut(f"no answer within {context.timeout:g} s (simulated by fault rule {rule.id})")
-        if delay > 0:
-            await self.sleep(delay)
-        if kind is None:
+        if not await self._outbound_fault(rule.id, kind, delay, context.timeout):
             return None
-        if kind == "unreachable":
-            raise CallbackFailed(f"connection refused (simulated by fault rule {rule.id})")
+        assert kind is not None
         return user_detail_answer(kind, arg, rule.id, context.email_field, context.max_bytes)
 
 
