@@ -59,3 +59,14 @@ def test_help_renders_for_every_command(capsys: pytest.CaptureFixture[str]) -> N
         parser.print_help()
         text = capsys.readouterr().out
         assert "usage:" in text and "%(" not in text, command
+
+
+def test_version_prints_the_installed_distributions_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    from spotnana_sim.cli.main import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"spotnana-sim {version('spotnana-simulator')}"

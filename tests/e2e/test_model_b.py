@@ -245,3 +245,25 @@ def test_demo_runs_a_model_b_exchange_in_process(capsys: pytest.CaptureFixture[s
     assert main(["demo", "--identity", "jwt"]) == 0
     out = capsys.readouterr().out
     assert "(identity jwt)" in out and "-> 200" in out and '"email": "ada@example.com"' in out
+
+
+def test_keys_from_the_config_file_verify_from_the_start_and_after_a_reset(tmp_path: Any) -> None:
+    import json as json_module
+
+    from spotnana_sim.core.config_file import load_settings
+
+    idp = PartnerIdentityProvider(issuer="https://auth.partner.example")
+    other = PartnerIdentityProvider(issuer="https://auth.partner.example")
+    (tmp_path / "partner-jwks.json").write_text(json_module.dumps(other.jwks()), encoding="utf-8")
+    key = idp.jwks()["keys"][0]
+    table = "\n".join(f'{name} = "{value}"' for name, value in key.items())
+    config = tmp_path / "sim.toml"
+    config.write_text(f'[[clients]]\nid = "acme"\nsecret = "acme-secret"\nidentity = "jwt"\n'
+                      f'jwks_file = "partner-jwks.json"\n[[clients.keys]]\n{table}\n', encoding="utf-8")
+    with running_simulator(load_settings(config)) as (server, simulator):
+        for signer in (idp, other):
+            assert exchange(server, "acme", "acme-secret", signer.sign("ada@example.com")).status_code == 200
+        simulator.reset()
+        assert exchange(server, "acme", "acme-secret", idp.sign("ada@example.com")).status_code == 200
+        (view,) = [c for c in httpx.get(server.url + "/_sim/clients").json()["clients"] if c["id"] == "acme"]
+        assert (view["identity"], view["role"]) == ("jwt", "COMPANY_ADMIN") and view["org_id"]
