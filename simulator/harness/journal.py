@@ -3,14 +3,14 @@
 Entries are :class:`~spotnana_sim.harness.journal_entry.JournalEntry` objects built by whoever answered
 the request; this module only keeps them. Appending
 is O(1); when full, the oldest entry drops and ``dropped`` counts it so no loss is silent. "Full" is
-either bound: ``max_entries`` entries, or ``max_bytes`` of entries measured as compact JSON (a request
-may carry up to 16 KiB of non-secret form values, so the entry count alone does not bound memory).
+either bound: ``max_entries`` entries, or ``max_bytes`` of entries as estimated by
+:meth:`JournalEntry.size_estimate` (a request may carry up to 16 KiB of non-secret form values, so the
+entry count alone does not bound memory).
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import threading
 from collections import deque
 from collections.abc import Iterable
@@ -22,14 +22,9 @@ DEFAULT_MAX_ENTRIES = 1000
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 
 
-# One encoder for every entry: json.dumps with options builds a new one per call. ensure_ascii (the
-# default) makes the text pure ASCII, so its length in characters is its length in bytes.
-_COMPACT = json.JSONEncoder(separators=(",", ":"), default=str)
-
-
 def entry_size(entry: JournalEntry) -> int:
-    """Bytes of the entry as compact JSON: what it costs to keep and to serve."""
-    return len(_COMPACT.encode(entry.to_json()))
+    """About how many bytes the entry costs to keep and to serve."""
+    return entry.size_estimate()
 
 
 class Journal:
