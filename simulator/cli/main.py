@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from spotnana_sim.cli import check, demo, scenario_commands, serve
 from spotnana_sim.cli.common import EXIT_USAGE, CommandError
@@ -29,10 +29,24 @@ DISTRIBUTION = "spotnana-simulator"
 
 
 def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version(DISTRIBUTION)
     except PackageNotFoundError:  # running from a checkout that was never installed
         return "unknown"
+
+
+class VersionAction(argparse.Action):
+    """--version, reading the installed version only when asked (importlib.metadata is slow to load)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        print(f"{parser.prog} {package_version()}")
+        parser.exit()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,8 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="spotnana-sim",
         description="A simulator of Spotnana's OAuth 2.0 token exchange and the embedded-app integration around it.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}",
-                        help="print the version and exit")
+    parser.add_argument("--version", action=VersionAction, help="print the version and exit")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     for module in (serve, demo, check, scenario_commands):
         module.register(commands)

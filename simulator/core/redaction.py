@@ -7,6 +7,7 @@ keeps its scheme, host, port, path and query *names*, and loses its userinfo and
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
@@ -41,6 +42,7 @@ def redact_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+@functools.lru_cache(maxsize=1024)  # the same few configured URLs, once per user-detail call
 def redact_url(url: str) -> str:
     """The URL as it may be shown: userinfo and query values replaced, the rest kept for debugging."""
     try:

@@ -35,7 +35,7 @@ from spotnana_sim.core.partner_identity import PartnerJwtRecord, PartnerJwtVerif
 from spotnana_sim.core.profiles import ProfileDirectory
 from spotnana_sim.core.protocol import ACCESS_TOKEN_TYPE, NO_STORE_HEADERS, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT
 from spotnana_sim.core.rate_limit import RateLimiter
-from spotnana_sim.core.redaction import redact_fields
+from spotnana_sim.core.redaction import redact_fields, redact_url
 from spotnana_sim.core.settings import JWT_IDENTITY
 from spotnana_sim.core.token_request import CLIENT_FIELDS, Form, TokenRequest, first_value, parse_form, validate
 from spotnana_sim.core.tokens import TokenIssuer
@@ -132,7 +132,11 @@ class TokenEndpoint:
         except Exception:  # a bug: answer like a server would, keep the trace in the server log only
             log.exception("unexpected failure while answering a token request")
             outcome = self._error_outcome(InternalError("unexpected failure inside the simulator"), request, entry)
-        entry.user_detail_calls = [UserDetailCall(**r.as_dict()) for r in records]
+        entry.user_detail_calls = [
+            UserDetailCall(url=redact_url(r.url), status=r.status, elapsed_ms=round(r.elapsed_ms, 2), error=r.error,
+                           fault_id=r.fault_id)
+            for r in records
+        ]
         entry.status = None if outcome.connection_fault else outcome.status
         entry.error_code = entry.error_code or outcome.error_code
         entry.connection_fault = outcome.connection_fault
