@@ -106,3 +106,17 @@ def test_a_configured_issuer_is_used_everywhere() -> None:
         assert metadata["issuer"] == "https://sim.example"
         assert metadata["token_endpoint"] == "https://sim.example/v2/auth/oauth2-token"
         assert metadata["response_types_supported"] == []  # no authorization endpoint exists
+
+
+def test_the_admin_and_client_safety_flags_reach_the_running_simulator(tmp_path: Path) -> None:
+    from spotnana_sim.server.served import build_served_simulator
+    from spotnana_sim.server.user_detail_client import UserDetailClient
+
+    config = tmp_path / "sim.toml"
+    config.write_text("[user_detail]\nconnection_limit = 7\n", encoding="utf-8")
+    loaded = settings(["--config", str(config), "--admin-host", "Sim.Internal", "--admin-host", "ci-sim",
+                       "--forwarded-allow-ips", "10.0.0.1", "--user-detail-insecure"], {})
+    assert loaded.admin_hosts == ("ci-sim", "sim.internal") and loaded.forwarded_allow_ips == "10.0.0.1"
+    client = build_served_simulator(loaded, base_url="http://127.0.0.1:1").http_client
+    assert isinstance(client, UserDetailClient)
+    assert (client.connection_limit, client.verify_tls) == (7, False)
